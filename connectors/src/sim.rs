@@ -1,0 +1,316 @@
+//! Simulator plumbing shared by the five systems: starting a wiremock
+//! server on a chosen address, the fault switches tests turn on (down,
+//! slow, hibernating, rate limited), and checking the credentials a fixture
+//! accepts.
+//!
+//! Each system's query semantics live in its own `sim.rs`; this file knows
+//! nothing about any API. Simulators serve fixture data, never canned
+//! answers per test.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+use wiremock::{MockServer, Request, ResponseTemplate};
+
+use crate::System;
+
+/// A fault that a test or an administrator switches on.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Fault {
+    #[default]
+    None,
+    /// Every request gets 503: the system is down.
+    Down,
+    /// Every answer is held back this long.
+    Slow(Duration),
+    /// Every request gets the HTML "instance is hibernating" page with 200.
+    Hibernating,
+    /// The next `times` requests (all, if `None`) get 429 with `Retry-After`.
+    RateLimited {
+        retry_after_seconds: u64,
+        times: Option<u32>,
+    },
+    /// Every request gets 401, as for a revoked credential.
+    AuthRejected,
+}
+
+/// The fault switch of one simulator, shared with its responders.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(Arc<Mutex<Fault>>);
+
+impl Faults {
+    pub fn set(&self, fault: Fault) {
+        *self.0.lock().expect("the fault lock is never poisoned") = fault;
+    }
+
+    /// The answer the fault forces, if any; consumes one use of a limited
+    /// rate-limit fault.
+    pub fn intercept(&self) -> Option<ResponseTemplate> {
+        let mut fault = self.0.lock().expect("the fault lock is never poisoned");
+        match &mut *fault {
+            Fault::None => None,
+            Fault::Down => Some(
+                ResponseTemplate::new(503)
+                    .insert_header("content-type", "text/html")
+                    .set_body_string("<html><body><h1>503 Service Unavailable</h1></body></html>"),
+            ),
+            Fault::Slow(_) => None,
+            Fault::Hibernating => Some(
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/html; charset=utf-8")
+                    .set_body_string(
+                        "<html><head><title>Hibernating Instance</title></head><body>\
+                         <h1>Your instance is hibernating</h1><a href=\"#\">Sign in</a></body></html>",
+                    ),
+            ),
+            Fault::AuthRejected => Some(
+                ResponseTemplate::new(401)
+                    .insert_header("content-type", "application/json")
+                    .set_body_string(r#"{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}"#),
+            ),
+            Fault::RateLimited {
+                retry_after_seconds,
+                times,
+            } => {
+                let seconds = *retry_after_seconds;
+                match times {
+                    Some(0) => {
+                        *fault = Fault::None;
+                        None
+                    }
+                    Some(left) => {
+                        *left -= 1;
+                        Some(rate_limited(seconds))
+                    }
+                    None => Some(rate_limited(seconds)),
+                }
+            }
+        }
+    }
+
+    /// Delay to add to every answer.
+    pub fn delay(&self) -> Option<Duration> {
+        match &*self.0.lock().expect("the fault lock is never poisoned") {
+            Fault::Slow(delay) => Some(*delay),
+            _ => None,
+        }
+    }
+}
+
+fn rate_limited(seconds: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("retry-after", seconds.to_string().as_str())
+        .insert_header("content-type", "application/json")
+        .set_body_string(r#"{"error":{"message":"Rate limit exceeded","detail":"Rate limit of 100 requests per hour exceeded"},"status":"failure"}"#)
+}
+
+/// Applies the slow fault to an answer.
+pub fn with_delay(faults: &Faults, template: ResponseTemplate) -> ResponseTemplate {
+    match faults.delay() {
+        Some(delay) => template.set_delay(delay),
+        None => template,
+    }
+}
+
+/// The credentials a simulator accepts, from the fixture's `simulator` key.
+/// `user` names the ITSM User ID (or login) the credential belongs to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimCredentials {
+    #[serde(default)]
+    pub basic: Vec<BasicAccount>,
+    #[serde(default)]
+    pub bearer: Vec<TokenAccount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAccount {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenAccount {
+    pub token: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// Who sent a request, as far as the simulator's credentials tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    Basic {
+        username: String,
+        user: Option<String>,
+    },
+    Bearer {
+        user: Option<String>,
+    },
+}
+
+impl SimCredentials {
+    /// The caller, or `None` when the request carries no accepted credential.
+    pub fn authenticate(&self, request: &Request) -> Option<Caller> {
+        let header = request.headers.get("authorization")?.to_str().ok()?;
+        if let Some(encoded) = header.strip_prefix("Basic ") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()?;
+            let decoded = String::from_utf8(decoded).ok()?;
+            let (username, password) = decoded.split_once(':')?;
+            return self
+                .basic
+                .iter()
+                .find(|a| a.username == username && a.password == password)
+                .map(|a| Caller::Basic {
+                    username: a.username.clone(),
+                    user: a.user.clone(),
+                });
+        }
+        if let Some(token) = header.strip_prefix("Bearer ") {
+            return self
+                .bearer
+                .iter()
+                .find(|a| a.token == token.trim())
+                .map(|a| Caller::Bearer {
+                    user: a.user.clone(),
+                });
+        }
+        None
+    }
+}
+
+/// Starts a wiremock server, on `listen` if given (else a free loopback
+/// port). Long-lived servers skip request recording, or memory grows with
+/// every request.
+pub async fn start_server(
+    listen: Option<SocketAddr>,
+    record_requests: bool,
+) -> std::io::Result<MockServer> {
+    let mut builder = MockServer::builder();
+    if let Some(addr) = listen {
+        let listener = std::net::TcpListener::bind(addr)?;
+        builder = builder.listener(listener);
+    }
+    if !record_requests {
+        builder = builder.disable_request_recording();
+    }
+    Ok(builder.start().await)
+}
+
+/// A JSON answer with the content type the vendors send.
+pub fn json_response(status: u16, body: &serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(status)
+        .insert_header("content-type", "application/json;charset=UTF-8")
+        .set_body_string(body.to_string())
+}
+
+/// The first value of a query parameter, decoded.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    request
+        .url
+        .query_pairs()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Every value of a repeated query parameter, decoded.
+pub fn query_params(request: &Request, name: &str) -> Vec<String> {
+    request
+        .url
+        .query_pairs()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+        .collect()
+}
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("{path}: not a {system} simulator data file: {detail}")]
+    Data {
+        path: String,
+        system: System,
+        detail: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("system {system} has no simulator in this version")]
+    NotImplemented { system: System },
+}
+
+/// A running simulator of any system.
+pub struct AnySimulator {
+    pub system: System,
+    pub server: MockServer,
+    pub faults: Faults,
+}
+
+impl AnySimulator {
+    /// Starts `system`'s simulator over the fixture text `data` (`path`
+    /// names it in errors).
+    pub async fn start(
+        system: System,
+        path: &str,
+        data: &str,
+        listen: Option<SocketAddr>,
+        record_requests: bool,
+    ) -> Result<AnySimulator, SimError> {
+        let faults = Faults::default();
+        let server = match system {
+            System::ServiceNow => {
+                let data = crate::servicenow::sim::SimData::parse(data).map_err(|detail| {
+                    SimError::Data {
+                        path: path.to_owned(),
+                        system,
+                        detail,
+                    }
+                })?;
+                let server = start(listen, record_requests).await?;
+                crate::servicenow::sim::mount(&server, data, faults.clone()).await;
+                server
+            }
+            System::Jira => {
+                let data =
+                    crate::jira::sim::SimData::parse(data).map_err(|detail| SimError::Data {
+                        path: path.to_owned(),
+                        system,
+                        detail,
+                    })?;
+                let server = start(listen, record_requests).await?;
+                crate::jira::sim::mount(&server, data, faults.clone()).await;
+                server
+            }
+            other => return Err(SimError::NotImplemented { system: other }),
+        };
+        Ok(AnySimulator {
+            system,
+            server,
+            faults,
+        })
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+}
+
+async fn start(listen: Option<SocketAddr>, record: bool) -> Result<MockServer, SimError> {
+    start_server(listen, record)
+        .await
+        .map_err(|source| SimError::Listen {
+            addr: listen.map(|a| a.to_string()).unwrap_or_default(),
+            source,
+        })
+}

@@ -1,0 +1,6 @@
+//! Connector tests against wiremock servers: exact requests (method, path,
+//! query, auth) and real response shapes. One binary, one module per system.
+
+mod jira;
+mod servicenow;
+mod support;

@@ -1,0 +1,1 @@
+//! ServiceNow connector tests.
