@@ -1,0 +1,934 @@
+//! The check (SPEC section 5): plans the cheapest lookups per system, runs
+//! the systems side by side, and judges every ITSM ID Info entry.
+//!
+//! Never writes anything. A system that cannot be reached leaves its entries
+//! `unchecked`: an outage is never a reason to judge an identity.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use itsmid_connectors::{
+    AnyConnector, ConnectorError, CredentialOwner, ItsmUser, ItsmUserId, Lookup, LookupKey,
+    Lookups, System,
+};
+
+use crate::config::{Config, ConnectorConfig};
+use crate::identities::{Identities, Identity, IdentityKind, ItsmIdInfo};
+use crate::report::{
+    EntryReport, EntryStatus, Finding, FindingCode, FoundRecord, IdentityReport, Report, SCHEMA,
+    Severity, Summary, SystemRow,
+};
+
+/// A configured connector, ready to send.
+pub struct Connected {
+    pub config: ConnectorConfig,
+    pub connector: AnyConnector,
+}
+
+/// Builds every configured connector, resolving secrets now. Errors name
+/// the integration and the secret reference, never a value.
+pub fn connect(config: &Config) -> Result<Vec<Connected>, Vec<String>> {
+    let mut connected = Vec::new();
+    let mut errors = Vec::new();
+    for c in &config.connectors {
+        let built = crate::config::connector_settings(c)
+            .and_then(|settings| AnyConnector::new(settings).map_err(|e| e.to_string()));
+        match built {
+            Ok(connector) => connected.push(Connected {
+                config: c.clone(),
+                connector,
+            }),
+            Err(err) => errors.push(format!(
+                "{}, line {}: connector `{}`: {err}",
+                config.path.display(),
+                c.line.unwrap_or(0),
+                c.integration
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(connected)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Where an entry sits: identity index (bot first) and entry index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct EntryRef {
+    pub identity: usize,
+    pub entry: usize,
+}
+
+/// The stored ITSM User ID, as the system's format sees it.
+#[derive(Debug, Clone)]
+enum StoredId {
+    None,
+    Valid(ItsmUserId),
+    Malformed { raw: String, why: String },
+}
+
+/// What the check concluded for one entry.
+#[derive(Debug, Clone)]
+pub struct EntryResult {
+    pub status: EntryStatus,
+    /// The system's record for the entry, where one settled it.
+    pub found: Option<ItsmUser>,
+    pub findings: Vec<Finding>,
+}
+
+/// What one system answered.
+struct SystemOutcome {
+    error: Option<ConnectorError>,
+    owner: Option<CredentialOwner>,
+    lookups: Lookups,
+}
+
+/// The full result: the report plus per-entry results for `resolve`.
+pub struct CheckRun {
+    pub report: Report,
+    pub entries: BTreeMap<EntryRef, EntryResult>,
+    /// Credentials' owners per integration, where known.
+    pub owners: BTreeMap<String, ItsmUser>,
+    /// Integrations whose system could not be checked.
+    pub unavailable: BTreeSet<String>,
+}
+
+/// Runs the check over every identity and configured connector.
+pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
+    let people: Vec<&Identity> = identities.all().collect();
+    let mut results: BTreeMap<EntryRef, EntryResult> = BTreeMap::new();
+    let mut plans: BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>> = BTreeMap::new();
+
+    for (i, identity) in people.iter().enumerate() {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (e, entry) in identity.itsm.iter().enumerate() {
+            let at = EntryRef {
+                identity: i,
+                entry: e,
+            };
+            let urid = identity.unique_record_id.0.as_str();
+            let integration = entry.integration.as_str();
+            if let Some(first) = seen.get(integration) {
+                let first_line = identity.itsm.get(*first).and_then(|f| f.line);
+                results.insert(
+                    at,
+                    structural(
+                        EntryStatus::Duplicate,
+                        duplicate_entry(urid, integration, first_line),
+                    ),
+                );
+                continue;
+            }
+            seen.insert(integration, e);
+            match connected
+                .iter()
+                .position(|c| c.config.integration.as_str() == integration)
+            {
+                Some(index) => {
+                    let system = connected[index].config.system;
+                    let stored = match &entry.itsm_user_id {
+                        None => StoredId::None,
+                        Some(raw) => match system.parse_itsm_user_id(raw) {
+                            Ok(id) => StoredId::Valid(id),
+                            Err(why) => StoredId::Malformed {
+                                raw: raw.clone(),
+                                why,
+                            },
+                        },
+                    };
+                    plans.entry(index).or_default().push((at, entry, stored));
+                }
+                None => {
+                    let known: Vec<&str> = connected
+                        .iter()
+                        .map(|c| c.config.integration.as_str())
+                        .collect();
+                    results.insert(
+                        at,
+                        structural(
+                            EntryStatus::UnknownIntegration,
+                            unknown_integration(urid, integration, &known),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    let outcomes = futures_join(connected, &plans).await;
+
+    let mut rows = Vec::new();
+    let mut findings = Vec::new();
+    let mut owners = BTreeMap::new();
+    let mut unavailable = BTreeSet::new();
+    for (index, c) in connected.iter().enumerate() {
+        let outcome = &outcomes[index];
+        let integration = c.config.integration.as_str();
+        let system = c.config.system;
+        let entries = plans.get(&index).map(Vec::as_slice).unwrap_or(&[]);
+        let mut row = SystemRow {
+            integration: integration.to_owned(),
+            system: system.as_str().to_owned(),
+            status: "ok",
+            api_requests: c.connector.http().requests_sent(),
+            reason: None,
+            credential_check: "unavailable",
+            credential_owner: None,
+            rate_limit_waits: c.connector.http().rate_limit_waits(),
+            detail: None,
+        };
+        if let Some(error) = &outcome.error {
+            row.status = "unavailable";
+            row.reason = Some(error.reason());
+            row.detail = Some(error.to_string());
+            unavailable.insert(integration.to_owned());
+            findings.push(
+                Finding::new(
+                    FindingCode::SystemUnavailable,
+                    format!("{error}; its entries were not checked"),
+                    unavailable_fix(error),
+                )
+                .on(None, Some(integration))
+                .values(None, Some(error.reason().as_str().to_owned())),
+            );
+            for (at, _, _) in entries {
+                results.insert(
+                    *at,
+                    EntryResult {
+                        status: EntryStatus::Unchecked,
+                        found: None,
+                        findings: Vec::new(),
+                    },
+                );
+            }
+        } else {
+            for (at, entry, stored) in entries {
+                let identity = people[at.identity];
+                results.insert(
+                    *at,
+                    judge(identity, entry, stored, system, &outcome.lookups),
+                );
+            }
+        }
+        bot_checks(
+            &people,
+            c,
+            outcome,
+            &results,
+            &mut row,
+            &mut findings,
+            &mut owners,
+        );
+        rows.push(row);
+    }
+
+    shared_accounts(&people, &mut results);
+
+    let mut identity_reports = Vec::new();
+    for (i, identity) in people.iter().enumerate() {
+        let mut entries = Vec::new();
+        for (e, entry) in identity.itsm.iter().enumerate() {
+            let at = EntryRef {
+                identity: i,
+                entry: e,
+            };
+            let result = results.get(&at);
+            entries.push(EntryReport {
+                integration: entry.integration.0.clone(),
+                external_id: entry.external_id.as_ref().map(|x| x.0.clone()),
+                itsm_user_id: entry.itsm_user_id.clone(),
+                status: result.map(|r| r.status).unwrap_or(EntryStatus::Unchecked),
+                found: result.and_then(|r| r.found.as_ref()).map(FoundRecord::from),
+            });
+            if let Some(result) = result {
+                findings.extend(result.findings.iter().cloned());
+            }
+        }
+        identity_reports.push(IdentityReport {
+            unique_record_id: identity.unique_record_id.0.clone(),
+            kind: identity.kind.as_str(),
+            entries,
+        });
+    }
+
+    let summary = Summary {
+        identities: people.len(),
+        entries: people.iter().map(|p| p.itsm.len()).sum(),
+        verified: results
+            .values()
+            .filter(|r| r.status == EntryStatus::Verified)
+            .count(),
+        errors: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count(),
+        warnings: findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count(),
+        api_requests: rows.iter().map(|r| r.api_requests).sum(),
+    };
+    let report = Report {
+        schema: SCHEMA,
+        generated_at: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now())
+            .to_string(),
+        complete: rows.iter().all(|r| r.status == "ok"),
+        summary,
+        systems: rows,
+        findings,
+        identities: identity_reports,
+    };
+    CheckRun {
+        report,
+        entries: results,
+        owners,
+        unavailable,
+    }
+}
+
+/// Runs every system's lookups side by side; a slow system never holds the
+/// others up.
+async fn futures_join(
+    connected: &[Connected],
+    plans: &BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>>,
+) -> Vec<SystemOutcome> {
+    let empty = Vec::new();
+    futures_util::future::join_all(connected.iter().enumerate().map(|(index, c)| {
+        let entries = plans.get(&index).unwrap_or(&empty);
+        check_system(&c.connector, entries)
+    }))
+    .await
+}
+
+/// One system: the credential check, then lookups by stored id (or by
+/// External ID where none is stored), then External IDs only for entries
+/// the first answer did not settle.
+async fn check_system(
+    connector: &AnyConnector,
+    entries: &[(EntryRef, &ItsmIdInfo, StoredId)],
+) -> SystemOutcome {
+    let mut outcome = SystemOutcome {
+        error: None,
+        owner: None,
+        lookups: Lookups::default(),
+    };
+    match connector.whoami().await {
+        Ok(owner) => outcome.owner = Some(owner),
+        Err(err) => {
+            outcome.error = Some(err);
+            return outcome;
+        }
+    }
+    let mut first: BTreeSet<LookupKey> = BTreeSet::new();
+    for (_, entry, stored) in entries {
+        match stored {
+            StoredId::Valid(id) => {
+                first.insert(LookupKey::ItsmUserId(id.clone()));
+            }
+            StoredId::None | StoredId::Malformed { .. } => {
+                if let Some(ext) = &entry.external_id {
+                    first.insert(LookupKey::ExternalId(ext.clone()));
+                }
+            }
+        }
+    }
+    if !first.is_empty() {
+        let keys: Vec<LookupKey> = first.iter().cloned().collect();
+        match connector.lookup(&keys).await {
+            Ok(lookups) => outcome.lookups = lookups,
+            Err(err) => {
+                outcome.error = Some(err);
+                return outcome;
+            }
+        }
+    }
+    let mut second: BTreeSet<LookupKey> = BTreeSet::new();
+    for (_, entry, stored) in entries {
+        let (StoredId::Valid(id), Some(ext)) = (stored, &entry.external_id) else {
+            continue;
+        };
+        let settled = match outcome.lookups.get(&LookupKey::ItsmUserId(id.clone())) {
+            Some(Lookup::Found(user)) => user
+                .external_id
+                .as_ref()
+                .is_none_or(|found| ext.matches(found.as_str())),
+            _ => false,
+        };
+        let key = LookupKey::ExternalId(ext.clone());
+        if !settled && !first.contains(&key) {
+            second.insert(key);
+        }
+    }
+    if !second.is_empty() {
+        let keys: Vec<LookupKey> = second.into_iter().collect();
+        match connector.lookup(&keys).await {
+            Ok(lookups) => outcome.lookups.outcomes.extend(lookups.outcomes),
+            Err(err) => outcome.error = Some(err),
+        }
+    }
+    outcome
+}
+
+fn structural(status: EntryStatus, finding: Finding) -> EntryResult {
+    EntryResult {
+        status,
+        found: None,
+        findings: vec![finding],
+    }
+}
+
+/// DUPLICATE_ENTRY for the second and later entries of one integration.
+pub fn duplicate_entry(urid: &str, integration: &str, first_line: Option<usize>) -> Finding {
+    Finding::new(
+        FindingCode::DuplicateEntry,
+        format!(
+            "a second entry for integration \"{integration}\" on this identity{}",
+            first_line
+                .map(|l| format!(" (the first is at line {l})"))
+                .unwrap_or_default()
+        ),
+        "keep one ITSM ID Info entry per ticketing system and remove this one",
+    )
+    .on(Some(urid), Some(integration))
+}
+
+/// UNKNOWN_INTEGRATION, with the case-insensitive match as the fix.
+pub fn unknown_integration(urid: &str, integration: &str, known: &[&str]) -> Finding {
+    let suggestion = known
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(integration))
+        .copied();
+    let fix = match suggestion {
+        Some(s) => format!("write integration = \"{s}\" (integration ids are case-sensitive)"),
+        None if known.is_empty() => {
+            "add a [[connectors]] entry for this integration to the config".to_owned()
+        }
+        None => format!(
+            "use the integration id of a configured connector ({}) or add one",
+            known.join(", ")
+        ),
+    };
+    Finding::new(
+        FindingCode::UnknownIntegration,
+        format!(
+            "integration \"{integration}\" matches no configured connector; ticketing will fail with \"no bot service account found\""
+        ),
+        fix,
+    )
+    .on(Some(urid), Some(integration))
+    .values(suggestion.map(str::to_owned), Some(integration.to_owned()))
+}
+
+/// MALFORMED_ITSM_USER_ID: found offline, before any request.
+pub fn malformed_id(
+    urid: &str,
+    integration: &str,
+    system: System,
+    raw: &str,
+    why: &str,
+) -> Finding {
+    Finding::new(
+        FindingCode::MalformedItsmUserId,
+        format!("the stored ITSM User ID \"{raw}\" cannot be a {system} id: {why}"),
+        format!("copy the id from {system}, or remove itsm_user_id and run itsmid resolve --write"),
+    )
+    .on(Some(urid), Some(integration))
+    .values(None, Some(raw.to_owned()))
+}
+
+/// BOT_ENTRY_MISSING for a connector the bot has no entry for.
+pub fn bot_entry_missing(bot_urid: Option<&str>, integration: &str, system: System) -> Finding {
+    Finding::new(
+        FindingCode::BotEntryMissing,
+        format!(
+            "the bot has no ITSM ID Info entry for integration \"{integration}\"; {system} ticketing will fail with \"no bot service account found\""
+        ),
+        format!(
+            "add a [[bot.itsm]] entry with integration = \"{integration}\" and the bot's {}, or run itsmid resolve --write",
+            system.default_lookup_field()
+        ),
+    )
+    .on(bot_urid, Some(integration))
+}
+
+/// Judges one entry from the lookups of its system.
+fn judge(
+    identity: &Identity,
+    entry: &ItsmIdInfo,
+    stored: &StoredId,
+    system: System,
+    lookups: &Lookups,
+) -> EntryResult {
+    let urid = identity.unique_record_id.0.as_str();
+    let integration = entry.integration.as_str();
+    let field = system.default_lookup_field();
+    let mut findings = Vec::new();
+    let finding = |code, message: String, fix: String| {
+        Finding::new(code, message, fix).on(Some(urid), Some(integration))
+    };
+    let by_ext = entry
+        .external_id
+        .as_ref()
+        .and_then(|ext| lookups.get(&LookupKey::ExternalId(ext.clone())));
+    let ext_text = entry
+        .external_id
+        .as_ref()
+        .map(|e| e.0.as_str())
+        .unwrap_or("");
+
+    let mut mismatch = false;
+    // The record that settles the entry, or the outcome that explains why none does.
+    let record: Result<ItsmUser, EntryResult> = match stored {
+        StoredId::Valid(id) => match lookups.get(&LookupKey::ItsmUserId(id.clone())) {
+            Some(Lookup::Found(user))
+                if entry.external_id.is_none()
+                    || user.external_id.as_ref().is_none_or(|found| {
+                        entry
+                            .external_id
+                            .as_ref()
+                            .is_some_and(|e| e.matches(found.as_str()))
+                    }) =>
+            {
+                Ok(user.clone())
+            }
+            by_id => {
+                let belongs_to = match by_id {
+                    Some(Lookup::Found(user)) => Some(user.clone()),
+                    _ => None,
+                };
+                match by_ext {
+                    Some(Lookup::Found(user)) => {
+                        mismatch = true;
+                        findings.push(
+                            finding(
+                                FindingCode::ItsmUserIdMismatch,
+                                match &belongs_to {
+                                    Some(other) => format!(
+                                        "the stored ITSM User ID {id} belongs to \"{}\", not to \"{ext_text}\", whose id is {}",
+                                        other.external_id.as_ref().map(|e| e.0.as_str()).unwrap_or("another user"),
+                                        user.itsm_user_id
+                                    ),
+                                    None => format!(
+                                        "the stored ITSM User ID {id} does not exist in {system}; \"{ext_text}\" has id {}",
+                                        user.itsm_user_id
+                                    ),
+                                },
+                                format!("set itsm_user_id = \"{}\" (itsmid resolve --write does this)", user.itsm_user_id),
+                            )
+                            .values(Some(user.itsm_user_id.0.clone()), Some(id.0.clone())),
+                        );
+                        Ok(user.clone())
+                    }
+                    other => Err(not_settled(
+                        other,
+                        entry,
+                        system,
+                        Some(id),
+                        belongs_to.as_ref(),
+                        urid,
+                    )),
+                }
+            }
+        },
+        StoredId::Malformed { raw, why } => {
+            mismatch = true;
+            findings.push(malformed_id(urid, integration, system, raw, why));
+            match by_ext {
+                Some(Lookup::Found(user)) => Ok(user.clone()),
+                other => Err(not_settled(other, entry, system, None, None, urid)),
+            }
+        }
+        StoredId::None => match by_ext {
+            Some(Lookup::Found(user)) => {
+                findings.push(
+                    finding(
+                        FindingCode::ItsmUserIdMissing,
+                        format!("the recommended ITSM User ID is empty; {system} has {} for \"{ext_text}\"", user.itsm_user_id),
+                        format!("run itsmid resolve --write, or set itsm_user_id = \"{}\"", user.itsm_user_id),
+                    )
+                    .values(Some(user.itsm_user_id.0.clone()), None),
+                );
+                Ok(user.clone())
+            }
+            other => Err(not_settled(other, entry, system, None, None, urid)),
+        },
+    };
+    let user = match record {
+        Ok(user) => user,
+        Err(mut result) => {
+            // A malformed id stays reported beside "not found".
+            findings.append(&mut result.findings);
+            result.findings = findings;
+            return result;
+        }
+    };
+
+    let mut status = if mismatch {
+        EntryStatus::Mismatch
+    } else {
+        EntryStatus::Verified
+    };
+    if !user.active {
+        status = EntryStatus::Inactive;
+        let state = user
+            .inactive_reason
+            .clone()
+            .unwrap_or_else(|| "inactive".to_owned());
+        findings.push(
+            finding(
+                FindingCode::Inactive,
+                format!(
+                    "the account \"{}\" ({}) is {state} in {system}",
+                    user.external_id
+                        .as_ref()
+                        .map(|e| e.0.as_str())
+                        .unwrap_or(ext_text),
+                    user.itsm_user_id
+                ),
+                format!(
+                    "reactivate the account in {system}, or point the entry at an active account"
+                ),
+            )
+            .values(Some("active".into()), Some(state)),
+        );
+    }
+    match (&entry.external_id, &user.external_id) {
+        (Some(ours), Some(theirs)) if ours.0 != theirs.0 && ours.matches(theirs.as_str()) => findings.push(
+            finding(
+                FindingCode::ExternalIdNotCanonical,
+                format!("{system} spells the External ID \"{theirs}\", the entry has \"{ours}\""),
+                format!("set external_id = \"{theirs}\""),
+            )
+            .values(Some(theirs.0.clone()), Some(ours.0.clone())),
+        ),
+        (None, Some(theirs)) => findings.push(
+            finding(
+                FindingCode::ExternalIdNotCanonical,
+                format!("the External ID is empty; {system} shows \"{theirs}\" ({field}) for this account"),
+                format!("set external_id = \"{theirs}\" (itsmid resolve --write does this)"),
+            )
+            .values(Some(theirs.0.clone()), None),
+        ),
+        _ => {}
+    }
+    for (name, ours, theirs) in [
+        ("first_name", &entry.first_name, &user.first_name),
+        ("last_name", &entry.last_name, &user.last_name),
+        ("full_name", &entry.full_name, &user.full_name),
+    ] {
+        if let (Some(ours), Some(theirs)) = (ours, theirs)
+            && normalize_name(ours) != normalize_name(theirs)
+        {
+            findings.push(
+                finding(
+                    FindingCode::NameMismatch,
+                    format!("{name} \"{ours}\" differs from {system}'s \"{theirs}\""),
+                    format!("set {name} = \"{theirs}\", or correct the name in {system}"),
+                )
+                .values(Some(theirs.clone()), Some(ours.clone())),
+            );
+        }
+    }
+    if identity.kind == IdentityKind::Manual && user.account_type.as_deref() == Some("app") {
+        findings.push(
+            finding(
+                FindingCode::AccountType,
+                format!(
+                    "the account {} is a {system} app account, which cannot act as a person",
+                    user.itsm_user_id
+                ),
+                "point the entry at the person's own atlassian or customer account".to_owned(),
+            )
+            .values(Some("atlassian or customer".into()), Some("app".into())),
+        );
+    }
+    EntryResult {
+        status,
+        found: Some(user),
+        findings,
+    }
+}
+
+/// The result for an entry no record settled: not found, ambiguous, or a
+/// value that could not be sent.
+fn not_settled(
+    by_ext: Option<&Lookup>,
+    entry: &ItsmIdInfo,
+    system: System,
+    stored: Option<&ItsmUserId>,
+    id_belongs_to: Option<&ItsmUser>,
+    urid: &str,
+) -> EntryResult {
+    let integration = entry.integration.as_str();
+    let field = system.default_lookup_field();
+    let ext = entry.external_id.as_ref().map(|e| e.0.as_str());
+    let finding = |code, message: String, fix: String| {
+        Finding::new(code, message, fix).on(Some(urid), Some(integration))
+    };
+    match (by_ext, ext) {
+        (Some(Lookup::Ambiguous(users)), Some(ext)) => {
+            let candidates: Vec<String> = users
+                .iter()
+                .map(|u| {
+                    format!(
+                        "{} ({}, {}{})",
+                        u.itsm_user_id,
+                        u.external_id
+                            .as_ref()
+                            .map(|e| e.0.as_str())
+                            .unwrap_or("hidden"),
+                        if u.active { "active" } else { "inactive" },
+                        u.full_name
+                            .as_ref()
+                            .map(|n| format!(", {n}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            EntryResult {
+                status: EntryStatus::Ambiguous,
+                found: None,
+                findings: vec![finding(
+                    FindingCode::Ambiguous,
+                    format!(
+                        "{} users in {system} match External ID \"{ext}\": {}",
+                        users.len(),
+                        candidates.join("; ")
+                    ),
+                    "store the ITSM User ID of the right account in itsm_user_id".into(),
+                )],
+            }
+        }
+        (Some(Lookup::Refused(unsafe_value)), Some(ext)) => EntryResult {
+            status: EntryStatus::NotFound,
+            found: None,
+            findings: vec![
+                finding(
+                    FindingCode::NotFound,
+                    format!(
+                        "External ID \"{}\" was not looked up: {}",
+                        ext.escape_debug(),
+                        unsafe_value.reason
+                    ),
+                    format!("correct external_id to the {field} {system} shows for the user"),
+                )
+                .values(None, Some(ext.to_owned())),
+            ],
+        },
+        (other, _) => {
+            let note = match other {
+                Some(Lookup::NotFound { note: Some(note) }) => format!(" ({note})"),
+                _ => String::new(),
+            };
+            let message = match (ext, stored, id_belongs_to) {
+                (Some(ext), Some(id), Some(owner)) => format!(
+                    "no user in {system} has External ID \"{ext}\"{note}; the stored ITSM User ID {id} belongs to \"{}\"",
+                    owner
+                        .external_id
+                        .as_ref()
+                        .map(|e| e.0.as_str())
+                        .unwrap_or("a user whose External ID is hidden")
+                ),
+                (Some(ext), Some(id), None) => {
+                    format!(
+                        "no user in {system} has External ID \"{ext}\"{note}, and the stored ITSM User ID {id} does not exist"
+                    )
+                }
+                (Some(ext), None, _) => {
+                    format!("no user in {system} has External ID \"{ext}\"{note}")
+                }
+                (None, Some(id), _) => format!(
+                    "the stored ITSM User ID {id} does not exist in {system}, and the entry has no External ID"
+                ),
+                (None, None, _) => {
+                    "the entry has neither an External ID nor an ITSM User ID".to_owned()
+                }
+            };
+            EntryResult {
+                status: EntryStatus::NotFound,
+                found: None,
+                findings: vec![finding(
+                    FindingCode::NotFound,
+                    message,
+                    format!("set external_id to the {field} {system} shows for the user, or create the account"),
+                )
+                .values(None, ext.map(str::to_owned))],
+            }
+        }
+    }
+}
+
+/// BOT_ENTRY_MISSING, BOT_CREDENTIAL_MISMATCH and BOT_SETTING for one system.
+fn bot_checks(
+    people: &[&Identity],
+    c: &Connected,
+    outcome: &SystemOutcome,
+    results: &BTreeMap<EntryRef, EntryResult>,
+    row: &mut SystemRow,
+    findings: &mut Vec<Finding>,
+    owners: &mut BTreeMap<String, ItsmUser>,
+) {
+    let integration = c.config.integration.as_str();
+    let system = c.config.system;
+    let bot_index = people.iter().position(|p| p.kind == IdentityKind::Bot);
+    let bot = bot_index.map(|i| people[i]);
+    let bot_urid = bot.map(|b| b.unique_record_id.0.as_str());
+    let bot_entry = bot.and_then(|b| {
+        b.itsm
+            .iter()
+            .position(|e| e.integration.as_str() == integration)
+    });
+    if bot_entry.is_none() {
+        findings.push(bot_entry_missing(bot_urid, integration, system));
+    }
+    let Some(CredentialOwner::Known(owner)) = &outcome.owner else {
+        return;
+    };
+    owners.insert(integration.to_owned(), owner.clone());
+    row.credential_owner = Some(
+        owner
+            .external_id
+            .as_ref()
+            .map(|e| e.0.clone())
+            .unwrap_or_else(|| owner.itsm_user_id.0.clone()),
+    );
+    let (Some(bot_index), Some(entry_index)) = (bot_index, bot_entry) else {
+        return;
+    };
+    let entry = &people[bot_index].itsm[entry_index];
+    let found = results
+        .get(&EntryRef {
+            identity: bot_index,
+            entry: entry_index,
+        })
+        .and_then(|r| r.found.as_ref());
+    let is_bot = match found {
+        Some(found) => found.itsm_user_id == owner.itsm_user_id,
+        None => {
+            entry
+                .itsm_user_id
+                .as_deref()
+                .is_some_and(|id| id.eq_ignore_ascii_case(owner.itsm_user_id.as_str()))
+                || match (&entry.external_id, &owner.external_id) {
+                    (Some(ours), Some(theirs)) => ours.matches(theirs.as_str()),
+                    _ => false,
+                }
+        }
+    };
+    if !is_bot {
+        row.credential_check = "mismatch";
+        let owner_name = owner
+            .external_id
+            .as_ref()
+            .map(|e| e.0.clone())
+            .unwrap_or_else(|| owner.itsm_user_id.0.clone());
+        let bot_name = entry
+            .external_id
+            .as_ref()
+            .map(|e| e.0.clone())
+            .unwrap_or_default();
+        findings.push(
+            Finding::new(
+                FindingCode::BotCredentialMismatch,
+                format!(
+                    "the connector's credentials log in as \"{owner_name}\" ({}), not as the bot's entry \"{bot_name}\"",
+                    owner.itsm_user_id
+                ),
+                "give the connector the bot service account's own credentials, or correct the bot's entry".to_owned(),
+            )
+            .on(bot_urid, Some(integration))
+            .values(Some(bot_name), Some(owner_name)),
+        );
+        return;
+    }
+    row.credential_check = "ok";
+    let record = found.unwrap_or(owner);
+    // The credential's own record carries settings a lookup may not return.
+    let settings_source = if owner.time_zone.is_some() {
+        owner
+    } else {
+        record
+    };
+    for problem in c.connector.bot_setting_problems(settings_source) {
+        findings.push(
+            Finding::new(
+                FindingCode::BotSetting,
+                format!(
+                    "the bot account's {} is {}; the documented setting is \"{}\"",
+                    problem.setting,
+                    problem
+                        .actual
+                        .as_deref()
+                        .map(|a| format!("\"{a}\""))
+                        .unwrap_or_else(|| "not set".into()),
+                    problem.expected
+                ),
+                format!(
+                    "set the bot account's {} to {} in {system}",
+                    problem.setting, problem.expected
+                ),
+            )
+            .on(bot_urid, Some(integration))
+            .values(Some(problem.expected.clone()), problem.actual.clone()),
+        );
+    }
+}
+
+/// SHARED_ITSM_ACCOUNT: two identities resolved to one account of one system.
+fn shared_accounts(people: &[&Identity], results: &mut BTreeMap<EntryRef, EntryResult>) {
+    let mut by_account: BTreeMap<(String, ItsmUserId), Vec<EntryRef>> = BTreeMap::new();
+    for (at, result) in results.iter() {
+        if let Some(found) = &result.found {
+            let integration = people[at.identity].itsm[at.entry].integration.0.clone();
+            by_account
+                .entry((integration, found.itsm_user_id.clone()))
+                .or_default()
+                .push(*at);
+        }
+    }
+    for ((integration, id), refs) in by_account {
+        let owners: BTreeSet<usize> = refs.iter().map(|r| r.identity).collect();
+        if owners.len() < 2 {
+            continue;
+        }
+        for at in &refs {
+            let others: Vec<&str> = owners
+                .iter()
+                .filter(|&&i| i != at.identity)
+                .map(|&i| people[i].unique_record_id.0.as_str())
+                .collect();
+            let urid = people[at.identity].unique_record_id.0.as_str();
+            if let Some(result) = results.get_mut(at) {
+                result.findings.push(
+                    Finding::new(
+                        FindingCode::SharedItsmAccount,
+                        format!("account {id} is also the account of {}", others.join(", ")),
+                        "give each identity its own account; tickets would otherwise be filed as the wrong person",
+                    )
+                    .on(Some(urid), Some(&integration))
+                    .values(None, Some(id.0.clone())),
+                );
+            }
+        }
+    }
+}
+
+fn unavailable_fix(error: &ConnectorError) -> String {
+    use itsmid_connectors::Reason;
+    match error.reason() {
+        Reason::AuthFailed => "check the credentials in the connector's [connectors.auth] and the account's roles".into(),
+        Reason::Unreachable => "check base_url and that the instance is up, then run the check again".into(),
+        Reason::Timeout => "check the instance's health, or raise the connector's timeout".into(),
+        Reason::RateLimited => "lower requests_per_minute or run the check later".into(),
+        Reason::BadResponse => {
+            "wake the instance or check base_url (a hibernating or login-protected instance answers with an HTML page)".into()
+        }
+    }
+}
+
+/// Names compare without regard to spacing differences.
+fn normalize_name(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
+}

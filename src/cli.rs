@@ -1,0 +1,222 @@
+//! The command line (SPEC section 2): arguments, and one function per
+//! command that loads the inputs, runs the work and writes the output.
+//!
+//! Owns the output streams: stdout carries only the command's output, logs
+//! go to stderr. Errors come back with context; `main` picks the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use clap::{Parser, Subcommand, ValueEnum};
+use itsmid_connectors::System;
+
+use crate::config::Config;
+use crate::identities::Identities;
+use crate::report::Report;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "itsmid",
+    version,
+    about = "Keeps the bot's and manual users' ticketing accounts linked and verified"
+)]
+pub struct Args {
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "ITSMID_CONFIG",
+        default_value = "itsmid.toml"
+    )]
+    pub config: PathBuf,
+    /// Output format: a table on a terminal, JSON otherwise.
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    /// Write the output to this file instead of stdout.
+    #[arg(long, global = true)]
+    pub output: Option<PathBuf>,
+    /// More logging on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Verify every ITSM ID Info entry of the bot and the manual users against the live systems.
+    Check,
+    /// Validate the config and identities files offline: no network.
+    Lint,
+    /// Run the check against built-in simulators of the ticketing systems: no credentials, no network.
+    Demo {
+        /// Folder for the demo's config and identities files (default: a fresh temporary folder).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Serve one system's simulator for mock-backed tests.
+    Simulate {
+        /// servicenow or jira.
+        #[arg(long)]
+        system: String,
+        /// Simulator data in the system's API shape (see fixtures/).
+        #[arg(long)]
+        data: PathBuf,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: SocketAddr,
+    },
+}
+
+/// How a command ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything checked and in order (warnings allowed).
+    InOrder,
+    /// At least one error finding, or a system that could not be checked.
+    Problems,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Outcome::InOrder => ExitCode::SUCCESS,
+            Outcome::Problems => ExitCode::from(1),
+        }
+    }
+
+    pub fn of(report: &Report) -> Outcome {
+        if report.has_errors() {
+            Outcome::Problems
+        } else {
+            Outcome::InOrder
+        }
+    }
+}
+
+pub async fn run(args: Args) -> anyhow::Result<Outcome> {
+    match &args.command {
+        Command::Check => check(&args).await,
+        Command::Lint => crate::lint::run(&args),
+        Command::Demo { dir } => crate::demo::run(&args, dir.as_deref()).await,
+        Command::Simulate {
+            system,
+            data,
+            listen,
+        } => simulate(system, data, *listen).await,
+    }
+}
+
+/// Loads the config and the identities file it names; every input problem
+/// of both files at once.
+pub fn load_inputs(config_path: &Path) -> anyhow::Result<(Config, Identities)> {
+    let config = Config::load(config_path).map_err(|errors| anyhow!("{errors}"))?;
+    let identities = Identities::load(&config.identities, &config.pipeline.custom_attributes)
+        .map_err(|errors| anyhow!("{errors}"))?;
+    Ok((config, identities))
+}
+
+async fn check(args: &Args) -> anyhow::Result<Outcome> {
+    let (config, identities) = load_inputs(&args.config)?;
+    let report = run_check(&config, &identities).await?;
+    emit(args, &report.to_json(), &report.to_table())?;
+    Ok(Outcome::of(&report))
+}
+
+/// Builds the connectors and runs the check.
+pub async fn run_check(config: &Config, identities: &Identities) -> anyhow::Result<Report> {
+    let connected = crate::check::connect(config).map_err(|errors| {
+        anyhow!(
+            "cannot set up the connectors; nothing was checked:\n  {}",
+            errors.join("\n  ")
+        )
+    })?;
+    Ok(crate::check::run(identities, &connected).await.report)
+}
+
+/// The format to write: explicit, else a table on a terminal and JSON
+/// for pipes and files.
+pub fn format(args: &Args) -> Format {
+    args.format.unwrap_or_else(|| {
+        if args.output.is_none() && std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        }
+    })
+}
+
+/// Writes the command's output to `--output` or stdout.
+pub fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
+    let text = match format(args) {
+        Format::Json => format!("{json}\n"),
+        Format::Table => table.to_owned(),
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display())),
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(text.as_bytes())
+                .context("cannot write to stdout")?;
+            stdout.flush().context("cannot write to stdout")
+        }
+    }
+}
+
+async fn simulate(system: &str, data: &Path, listen: SocketAddr) -> anyhow::Result<Outcome> {
+    let system = System::parse(system)
+        .ok_or_else(|| anyhow!("unknown system \"{system}\"; use servicenow or jira"))?;
+    let text =
+        std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let sim = itsmid_connectors::sim::AnySimulator::start(
+        system,
+        &data.display().to_string(),
+        &text,
+        Some(listen),
+        false,
+    )
+    .await?;
+    eprintln!(
+        "serving the {system} simulator at {} (Ctrl-C stops it)",
+        sim.uri()
+    );
+    wait_for_shutdown().await;
+    Ok(Outcome::InOrder)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

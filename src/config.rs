@@ -1,0 +1,810 @@
+//! The config file (SPEC section 3): read once, validated once into types
+//! the rest of the program trusts. Every problem is collected and reported
+//! together with its line and fix.
+//!
+//! Secrets are kept as references here and resolved only when a connector
+//! is built; a literal secret in the file is refused, and no message ever
+//! repeats a secret's value.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use itsmid_connectors::{ConnectorSettings, Credentials, HttpSettings, Integration, System};
+use secrecy::SecretString;
+use url::Url;
+
+use crate::doc::{self, InputError, InputErrors, Problems, TableReader};
+
+/// A secret reference: `env:NAME` or `file:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretRef {
+    /// Reads the secret. Errors name the variable or file, never a value.
+    pub fn resolve(&self) -> Result<SecretString, String> {
+        match self {
+            SecretRef::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
+                Ok(_) => Err(format!("environment variable {name} is empty")),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            },
+            SecretRef::File(path) => match std::fs::read_to_string(path) {
+                Ok(text) => {
+                    let value = text.trim_end_matches(['\r', '\n']);
+                    if value.is_empty() {
+                        Err(format!("secret file {} is empty", path.display()))
+                    } else {
+                        Ok(SecretString::from(value.to_owned()))
+                    }
+                }
+                Err(err) => Err(format!("cannot read secret file {}: {err}", path.display())),
+            },
+        }
+    }
+}
+
+/// `schedule.interval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interval {
+    /// 4 hours with sources, 30 minutes without (the seed's schedule).
+    Auto,
+    Every(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+    pub keep_snapshots: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    pub joining_key: String,
+    pub max_removed_ratio: f64,
+    pub max_changed_ratio: f64,
+    pub custom_attributes: Vec<String>,
+    pub large_change_min_users: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: String,
+    pub token: Option<SecretRef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub path: PathBuf,
+    /// Attribute name to column or field name.
+    pub columns: Vec<(String, String)>,
+    pub line: Option<usize>,
+}
+
+/// An auth table, by `type`.
+#[derive(Debug, Clone)]
+pub enum AuthConfig {
+    Basic {
+        username: String,
+        password: SecretRef,
+    },
+    Bearer {
+        token: SecretRef,
+        instance_url: Option<Url>,
+    },
+    ClientCredentials {
+        token_url: Url,
+        client_id: String,
+        client_secret: SecretRef,
+        instance_url: Option<Url>,
+    },
+    ApiKey {
+        api_key: SecretRef,
+    },
+    AuthToken {
+        token: SecretRef,
+    },
+    ZohoOauth {
+        token_url: Url,
+        client_id: String,
+        client_secret: SecretRef,
+        refresh_token: SecretRef,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ConnectorConfig {
+    pub integration: Integration,
+    pub system: System,
+    pub base_url: Url,
+    pub requests_per_minute: NonZeroU32,
+    pub lookup_by: Option<String>,
+    pub timeout: Duration,
+    pub auth: AuthConfig,
+    pub line: Option<usize>,
+}
+
+/// The whole config, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub identities: PathBuf,
+    pub store: StoreConfig,
+    pub pipeline: PipelineConfig,
+    pub interval: Interval,
+    pub server: ServerConfig,
+    pub webhook_url: Option<SecretRef>,
+    pub sources: Vec<SourceConfig>,
+    pub connectors: Vec<ConnectorConfig>,
+}
+
+impl Config {
+    /// Reads and validates the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, InputErrors> {
+        let text = std::fs::read_to_string(path).map_err(|err| {
+            InputErrors(vec![InputError {
+                file: path.to_path_buf(),
+                line: None,
+                path: String::new(),
+                message: format!("cannot read the config file: {err}"),
+                fix: "pass the right file with --config PATH or set ITSMID_CONFIG".into(),
+            }])
+        })?;
+        Config::parse(path, &text)
+    }
+
+    /// Validates config text; `path` names the file and anchors relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, InputErrors> {
+        let root = doc::parse_toml(path, text).map_err(|e| InputErrors(vec![e]))?;
+        let problems = Problems::new(path);
+        let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let config = TableReader::new(&problems, &root, "").and_then(|reader| {
+            let config = read_config(&reader, path, &base);
+            reader.finish();
+            config
+        });
+        let errors = problems.into_errors();
+        match config {
+            Some(config) if errors.is_empty() => Ok(config),
+            _ => Err(InputErrors(errors)),
+        }
+    }
+
+    pub fn connector(&self, integration: &str) -> Option<&ConnectorConfig> {
+        self.connectors
+            .iter()
+            .find(|c| c.integration.as_str() == integration)
+    }
+}
+
+fn read_config(root: &TableReader<'_>, path: &Path, base: &Path) -> Option<Config> {
+    let problems = root.problems();
+    let identities = root.required_string(
+        "identities",
+        "add `identities = \"identities.toml\"`, the file with the bot account and manual users",
+    );
+
+    let store = read_store(root, base);
+    let pipeline = read_pipeline(root);
+    let interval = read_schedule(root);
+    let server = read_server(root, base);
+    let webhook_url = root.table("notify").and_then(|notify| {
+        let url = notify
+            .string("webhook_url")
+            .and_then(|v| secret_ref(&notify, "webhook_url", &v, base));
+        notify.finish();
+        url
+    });
+    let sources = root
+        .tables("sources")
+        .into_iter()
+        .filter_map(|t| read_source(&t, base))
+        .collect::<Vec<_>>();
+    let connectors = root
+        .tables("connectors")
+        .into_iter()
+        .filter_map(|t| read_connector(&t, base))
+        .collect::<Vec<ConnectorConfig>>();
+
+    for (i, connector) in connectors.iter().enumerate() {
+        if let Some(first) = connectors[..i]
+            .iter()
+            .find(|c| c.integration == connector.integration)
+        {
+            problems.add(
+                connector.line,
+                "connectors",
+                format!(
+                    "integration `{}` is configured twice (first at line {})",
+                    connector.integration,
+                    first.line.unwrap_or(0)
+                ),
+                "give each connector its own integration id",
+            );
+        }
+    }
+    for (i, source) in sources.iter().enumerate() {
+        if sources[..i].iter().any(|s| s.name == source.name) {
+            problems.add(
+                source.line,
+                "sources",
+                format!("source name `{}` is used twice", source.name),
+                "give each source its own name",
+            );
+        }
+    }
+    let identities = identities.map(|p| base.join(p));
+    Some(Config {
+        path: path.to_path_buf(),
+        identities: identities?,
+        store: store?,
+        pipeline: pipeline?,
+        interval: interval?,
+        server: server?,
+        webhook_url,
+        sources,
+        connectors,
+    })
+}
+
+fn read_store(root: &TableReader<'_>, base: &Path) -> Option<StoreConfig> {
+    let mut store = StoreConfig {
+        path: base.join("itsmid.db"),
+        keep_snapshots: 30,
+    };
+    if let Some(t) = root.table("store") {
+        if let Some(p) = t.string("path") {
+            store.path = base.join(p);
+        }
+        if let Some(n) = t.integer("keep_snapshots") {
+            match u32::try_from(n) {
+                Ok(n) if n >= 1 => store.keep_snapshots = n,
+                _ => t.problems().add(
+                    t.node("keep_snapshots").and_then(|n| n.line),
+                    "store.keep_snapshots",
+                    format!("`store.keep_snapshots` is {n}"),
+                    "keep at least 1 snapshot",
+                ),
+            }
+        }
+        t.finish();
+    }
+    Some(store)
+}
+
+fn read_pipeline(root: &TableReader<'_>) -> Option<PipelineConfig> {
+    let mut pipeline = PipelineConfig {
+        joining_key: "email_addr".into(),
+        max_removed_ratio: 0.10,
+        max_changed_ratio: 0.25,
+        custom_attributes: Vec::new(),
+        large_change_min_users: 100,
+    };
+    if let Some(t) = root.table("pipeline") {
+        if let Some(key) = t.string("joining_key") {
+            pipeline.joining_key = key;
+        }
+        for (key, slot) in [
+            ("max_removed_ratio", &mut pipeline.max_removed_ratio),
+            ("max_changed_ratio", &mut pipeline.max_changed_ratio),
+        ] {
+            if let Some(ratio) = t.float(key) {
+                if (0.0..=1.0).contains(&ratio) {
+                    *slot = ratio;
+                } else {
+                    t.problems().add(
+                        t.node(key).and_then(|n| n.line),
+                        &format!("pipeline.{key}"),
+                        format!("`pipeline.{key}` is {ratio}"),
+                        "write a ratio between 0 and 1, e.g. 0.10 for 10%",
+                    );
+                }
+            }
+        }
+        pipeline.custom_attributes = t.string_list("custom_attributes");
+        if let Some(n) = t.integer("large_change_min_users") {
+            match u64::try_from(n) {
+                Ok(n) => pipeline.large_change_min_users = n,
+                Err(_) => t.problems().add(
+                    t.node("large_change_min_users").and_then(|n| n.line),
+                    "pipeline.large_change_min_users",
+                    format!("`pipeline.large_change_min_users` is {n}"),
+                    "write a count of 0 or more",
+                ),
+            }
+        }
+        t.finish();
+    }
+    Some(pipeline)
+}
+
+fn read_schedule(root: &TableReader<'_>) -> Option<Interval> {
+    let mut interval = Interval::Auto;
+    if let Some(t) = root.table("schedule") {
+        if let Some(value) = t.string("interval") {
+            if value != "auto" {
+                match parse_duration(&value) {
+                    Some(d) if !d.is_zero() => interval = Interval::Every(d),
+                    _ => t.problems().add(
+                        t.node("interval").and_then(|n| n.line),
+                        "schedule.interval",
+                        format!("`schedule.interval` = \"{value}\" is not a duration"),
+                        "write \"auto\" or a duration such as \"30s\", \"15m\" or \"4h\"",
+                    ),
+                }
+            }
+        }
+        t.finish();
+    }
+    Some(interval)
+}
+
+fn read_server(root: &TableReader<'_>, base: &Path) -> Option<ServerConfig> {
+    let mut server = ServerConfig {
+        listen: "127.0.0.1:8377".into(),
+        token: None,
+    };
+    if let Some(t) = root.table("server") {
+        if let Some(listen) = t.string("listen") {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                t.problems().add(
+                    t.node("listen").and_then(|n| n.line),
+                    "server.listen",
+                    format!("`server.listen` = \"{listen}\" is not an address and port"),
+                    "write it as \"127.0.0.1:8377\"",
+                );
+            }
+            server.listen = listen;
+        }
+        server.token = t
+            .string("token")
+            .and_then(|v| secret_ref(&t, "token", &v, base));
+        t.finish();
+    }
+    Some(server)
+}
+
+fn read_source(t: &TableReader<'_>, base: &Path) -> Option<SourceConfig> {
+    let name = t.required_string("name", "name the source, e.g. name = \"workday\"");
+    let path = t.required_string(
+        "path",
+        "give the export file, e.g. path = \"exports/workday.csv\"",
+    );
+    if let Some(p) = &path {
+        let ext = Path::new(p)
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("");
+        if !matches!(ext, "csv" | "json" | "jsonl") {
+            t.problems().add(
+                t.node("path").and_then(|n| n.line),
+                &format!("{}.path", t.path),
+                format!("source file \"{p}\" is not .csv, .json or .jsonl"),
+                "export the source as CSV, a JSON array or JSON Lines",
+            );
+        }
+    }
+    let mut columns = Vec::new();
+    if let Some(c) = t.table("columns") {
+        for (attribute, node) in c.entries() {
+            match &node.value {
+                doc::Value::String(column) => columns.push((attribute.clone(), column.clone())),
+                other => t.problems().add(
+                    node.line,
+                    &format!("{}.columns.{attribute}", t.path),
+                    format!("column of `{attribute}` is {}, not a string", other.kind()),
+                    "write the column or field name as a string",
+                ),
+            }
+        }
+    }
+    let line = t.line;
+    t.finish();
+    Some(SourceConfig {
+        name: name?,
+        path: base.join(path?),
+        columns,
+        line,
+    })
+}
+
+fn read_connector(t: &TableReader<'_>, base: &Path) -> Option<ConnectorConfig> {
+    let problems = t.problems();
+    let integration = t.required_string(
+        "integration",
+        "add the connector's integration id, e.g. integration = \"snow\"",
+    );
+    let system_name = t.required_string(
+        "system",
+        "add system = \"servicenow\" (or jira, salesforce, freshservice, manageengine)",
+    );
+    let system = system_name
+        .as_deref()
+        .and_then(|name| match System::parse(name) {
+            Some(system) => Some(system),
+            None => {
+                let names: Vec<&str> = System::ALL.iter().map(|s| s.as_str()).collect();
+                problems.add(
+                    t.node("system").and_then(|n| n.line),
+                    &format!("{}.system", t.path),
+                    format!("unknown system \"{name}\""),
+                    match doc::closest(name, &names) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None => format!("use one of {}", names.join(", ")),
+                    },
+                );
+                None
+            }
+        });
+    let base_url = t
+        .required_string(
+            "base_url",
+            "add the instance's address, e.g. base_url = \"https://acme.service-now.com\"",
+        )
+        .and_then(|raw| checked_url(t, "base_url", &raw));
+    let requests_per_minute = match t.integer("requests_per_minute") {
+        None => NonZeroU32::new(600),
+        Some(n) => match u32::try_from(n).ok().and_then(NonZeroU32::new) {
+            Some(n) => Some(n),
+            None => {
+                problems.add(
+                    t.node("requests_per_minute").and_then(|n| n.line),
+                    &format!("{}.requests_per_minute", t.path),
+                    format!("`requests_per_minute` is {n}"),
+                    "write a positive number of requests per minute, e.g. 600",
+                );
+                None
+            }
+        },
+    };
+    let lookup_by = t.string("lookup_by");
+    if let Some(field) = &lookup_by
+        && !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        problems.add(
+            t.node("lookup_by").and_then(|n| n.line),
+            &format!("{}.lookup_by", t.path),
+            format!("`lookup_by` = \"{field}\" is not a field name"),
+            "write a field name of letters, digits and underscores, e.g. \"user_name\"",
+        );
+    }
+    let timeout = match t.string("timeout") {
+        None => Some(Duration::from_secs(30)),
+        Some(raw) => match parse_duration(&raw) {
+            Some(d) if !d.is_zero() => Some(d),
+            _ => {
+                problems.add(
+                    t.node("timeout").and_then(|n| n.line),
+                    &format!("{}.timeout", t.path),
+                    format!("`timeout` = \"{raw}\" is not a duration"),
+                    "write a duration such as \"30s\"",
+                );
+                None
+            }
+        },
+    };
+    let auth = match t.table("auth") {
+        Some(a) => read_auth(&a, system, base),
+        None => {
+            problems.add(
+                t.line,
+                &format!("{}.auth", t.path),
+                "the connector has no [connectors.auth] table".to_string(),
+                "add one; SPEC section 3 and config.example.toml list the keys per auth type",
+            );
+            None
+        }
+    };
+    let line = t.node("integration").and_then(|n| n.line).or(t.line);
+    t.finish();
+    Some(ConnectorConfig {
+        integration: Integration::new(integration?),
+        system: system?,
+        base_url: base_url?,
+        requests_per_minute: requests_per_minute?,
+        lookup_by,
+        timeout: timeout?,
+        auth: auth?,
+        line,
+    })
+}
+
+fn read_auth(t: &TableReader<'_>, system: Option<System>, base: &Path) -> Option<AuthConfig> {
+    let problems = t.problems();
+    let kind = t.required_string(
+        "type",
+        "add type = \"basic\" (or bearer, client_credentials, api_key, authtoken, zoho_oauth)",
+    )?;
+    if let Some(system) = system
+        && !system.auth_types().contains(&kind.as_str())
+    {
+        problems.add(
+            t.node("type").and_then(|n| n.line),
+            &format!("{}.type", t.path),
+            format!("auth type \"{kind}\" does not work with {system}"),
+            format!("use one of: {}", system.auth_types().join(", ")),
+        );
+        t.finish();
+        return None;
+    }
+    let secret = |key: &'static str| -> Option<SecretRef> {
+        let fix = format!("add {key} = \"env:VARIABLE\" (or \"file:PATH\")");
+        t.required_string(key, &fix)
+            .and_then(|v| secret_ref(t, key, &v, base))
+    };
+    let text = |key: &'static str, fix: &str| t.required_string(key, fix);
+    let url = |key: &'static str| -> Option<Url> {
+        t.string(key).and_then(|raw| checked_url(t, key, &raw))
+    };
+    let auth = match kind.as_str() {
+        "basic" => {
+            let username = text("username", "add the account's user name (Jira: its e-mail)");
+            let password = secret("password");
+            Some(AuthConfig::Basic {
+                username: username?,
+                password: password?,
+            })
+        }
+        "bearer" => {
+            let token = secret("token");
+            let instance_url = url("instance_url");
+            if instance_url.is_some() && system != Some(System::Salesforce) {
+                problems.add(
+                    t.node("instance_url").and_then(|n| n.line),
+                    &format!("{}.instance_url", t.path),
+                    "`instance_url` is for Salesforce only".to_string(),
+                    "remove it; base_url is the instance",
+                );
+            }
+            Some(AuthConfig::Bearer {
+                token: token?,
+                instance_url,
+            })
+        }
+        "client_credentials" => {
+            let token_url = text("token_url", "add the OAuth token endpoint")
+                .and_then(|r| checked_url(t, "token_url", &r));
+            let client_id = text("client_id", "add the connected app's client id");
+            let client_secret = secret("client_secret");
+            let instance_url = url("instance_url");
+            Some(AuthConfig::ClientCredentials {
+                token_url: token_url?,
+                client_id: client_id?,
+                client_secret: client_secret?,
+                instance_url,
+            })
+        }
+        "api_key" => Some(AuthConfig::ApiKey {
+            api_key: secret("api_key")?,
+        }),
+        "authtoken" => Some(AuthConfig::AuthToken {
+            token: secret("token")?,
+        }),
+        "zoho_oauth" => {
+            let token_url = text("token_url", "add the Zoho accounts token endpoint")
+                .and_then(|r| checked_url(t, "token_url", &r));
+            let client_id = text("client_id", "add the Zoho client id");
+            let client_secret = secret("client_secret");
+            let refresh_token = secret("refresh_token");
+            Some(AuthConfig::ZohoOauth {
+                token_url: token_url?,
+                client_id: client_id?,
+                client_secret: client_secret?,
+                refresh_token: refresh_token?,
+            })
+        }
+        other => {
+            problems.add(
+                t.node("type").and_then(|n| n.line),
+                &format!("{}.type", t.path),
+                format!("unknown auth type \"{other}\""),
+                "use basic, bearer, client_credentials, api_key, authtoken or zoho_oauth",
+            );
+            None
+        }
+    };
+    t.allow(&["type"]);
+    t.finish();
+    auth
+}
+
+/// Parses a secret reference, refusing a literal secret without quoting it.
+fn secret_ref(
+    t: &TableReader<'_>,
+    key: &'static str,
+    value: &str,
+    base: &Path,
+) -> Option<SecretRef> {
+    if let Some(name) = value.strip_prefix("env:") {
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Some(SecretRef::Env(name.to_owned()));
+        }
+    } else if let Some(file) = value.strip_prefix("file:")
+        && !file.is_empty()
+    {
+        return Some(SecretRef::File(base.join(file)));
+    }
+    t.problems().add(
+        t.node(key).and_then(|n| n.line),
+        &format!("{}.{key}", t.path),
+        format!("`{key}` holds a literal secret or a malformed reference (its value is not shown)"),
+        format!("put the secret in an environment variable or a file and write {key} = \"env:NAME\" or \"file:PATH\""),
+    );
+    None
+}
+
+/// A URL we will send credentials to: https, or http on loopback only.
+fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url> {
+    let line = t.node(key).and_then(|n| n.line);
+    let path = format!("{}.{key}", t.path);
+    let url = match Url::parse(raw.trim()) {
+        Ok(url) => url,
+        Err(err) => {
+            t.problems().add(
+                line,
+                &path,
+                format!("`{key}` = \"{raw}\" is not a URL ({err})"),
+                "write it as https://host",
+            );
+            return None;
+        }
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Some(url),
+        "http" if loopback => Some(url),
+        "http" => {
+            t.problems().add(
+                line,
+                &path,
+                format!(
+                    "`{key}` = \"{raw}\" uses http://, which would send credentials in the clear"
+                ),
+                "use https:// (http:// is accepted for loopback addresses only)",
+            );
+            None
+        }
+        other => {
+            t.problems().add(
+                line,
+                &path,
+                format!("`{key}` has scheme \"{other}\""),
+                "use https://",
+            );
+            None
+        }
+    }
+}
+
+/// "30s", "15m", "4h", "1h 30m".
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let span: jiff::SignedDuration = value.trim().parse().ok()?;
+    Duration::try_from(span).ok()
+}
+
+/// Builds a connector's settings, resolving its secrets now.
+pub fn connector_settings(connector: &ConnectorConfig) -> Result<ConnectorSettings, String> {
+    let resolve = |r: &SecretRef| r.resolve();
+    let credentials = match &connector.auth {
+        AuthConfig::Basic { username, password } => Credentials::Basic {
+            username: username.clone(),
+            password: resolve(password)?,
+        },
+        AuthConfig::Bearer { token, .. } => Credentials::Bearer {
+            token: resolve(token)?,
+        },
+        AuthConfig::ApiKey { api_key } => Credentials::ApiKey {
+            key: resolve(api_key)?,
+        },
+        AuthConfig::AuthToken { token } => Credentials::AuthToken {
+            token: resolve(token)?,
+        },
+        AuthConfig::ClientCredentials { .. } | AuthConfig::ZohoOauth { .. } => {
+            return Err(format!(
+                "auth type of `{}` fetches tokens, which this version does not do yet",
+                connector.integration
+            ));
+        }
+    };
+    Ok(ConnectorSettings {
+        integration: connector.integration.clone(),
+        system: connector.system,
+        base_url: connector.base_url.clone(),
+        credentials,
+        lookup_field: connector
+            .lookup_by
+            .clone()
+            .unwrap_or_else(|| connector.system.default_lookup_field().to_owned()),
+        http: HttpSettings {
+            requests_per_minute: connector.requests_per_minute,
+            timeout: connector.timeout,
+            ..HttpSettings::default()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+identities = "identities.toml"
+
+[[connectors]]
+integration = "snow"
+system = "servicenow"
+base_url = "https://acme.service-now.com"
+[connectors.auth]
+type = "basic"
+username = "moveworks.bot"
+password = "env:SNOW_PASSWORD"
+"#;
+
+    #[test]
+    fn a_minimal_config_reads_with_defaults() {
+        let config = Config::parse(Path::new("/etc/itsmid/itsmid.toml"), GOOD).expect("valid");
+        assert_eq!(config.identities, Path::new("/etc/itsmid/identities.toml"));
+        assert_eq!(config.connectors.len(), 1);
+        assert_eq!(config.connectors[0].requests_per_minute.get(), 600);
+        assert_eq!(config.pipeline.large_change_min_users, 100);
+        assert_eq!(config.interval, Interval::Auto);
+    }
+
+    #[test]
+    fn a_literal_password_is_refused_without_repeating_it() {
+        let text = GOOD.replace("env:SNOW_PASSWORD", "hunter2-literal");
+        let errors = Config::parse(Path::new("c.toml"), &text)
+            .expect_err("refused")
+            .0;
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(11));
+        let shown = errors[0].to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("env:NAME"), "{shown}");
+    }
+
+    #[test]
+    fn every_problem_is_listed_at_once() {
+        let text = GOOD
+            .replace(
+                "https://acme.service-now.com",
+                "http://acme.service-now.com",
+            )
+            .replace("system = \"servicenow\"", "system = \"servicenw\"")
+            .replace("identities =", "identites =");
+        let errors = Config::parse(Path::new("c.toml"), &text)
+            .expect_err("refused")
+            .0;
+        let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(errors.len(), 4, "{shown:#?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("did you mean \"servicenow\""))
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("did you mean `identities`"))
+        );
+        assert!(shown.iter().any(|e| e.contains("http://")));
+    }
+
+    #[test]
+    fn durations_read_as_an_administrator_writes_them() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
+        assert_eq!(parse_duration("4h"), Some(Duration::from_secs(14_400)));
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

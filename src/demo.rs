@@ -1,0 +1,112 @@
+//! `itsmid demo`: starts the built-in simulators on loopback with the data
+//! in `fixtures/`, writes a config and identities file into a fresh folder,
+//! runs the check against them and prints the report.
+//!
+//! Needs no credentials and no network: the demo's secrets are files it
+//! writes itself. Its data holds deliberate problems so that a first-time
+//! user sees what each kind of finding looks like.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use itsmid_connectors::System;
+use itsmid_connectors::sim::AnySimulator;
+
+use crate::cli::{self, Args, Outcome};
+
+/// Simulator data, embedded so the demo runs from any folder.
+const SYSTEMS: &[(System, &str, &str)] = &[
+    (
+        System::ServiceNow,
+        "fixtures/servicenow.json",
+        include_str!("../fixtures/servicenow.json"),
+    ),
+    (
+        System::Jira,
+        "fixtures/jira.json",
+        include_str!("../fixtures/jira.json"),
+    ),
+];
+
+const IDENTITIES: &str = include_str!("../fixtures/demo/identities.toml");
+const CONFIG_TEMPLATE: &str = include_str!("../fixtures/demo/itsmid.toml");
+
+/// The demo's secrets: the simulators accept exactly these.
+const SECRETS: &[(&str, &str)] = &[
+    ("snow-password", "demo-snow-password"),
+    ("jira-token", "demo-jira-token"),
+];
+
+pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => fresh_dir()?,
+    };
+    let mut simulators = Vec::new();
+    for (system, name, data) in SYSTEMS {
+        let sim = AnySimulator::start(*system, name, data, None, false)
+            .await
+            .with_context(|| format!("cannot start the {system} simulator"))?;
+        simulators.push(sim);
+    }
+    let config_path = write_files(&dir, &simulators)?;
+    eprintln!(
+        "demo: simulators of {} running on loopback; files in {}",
+        simulators
+            .iter()
+            .map(|s| s.system.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        dir.display()
+    );
+    let (config, identities) = cli::load_inputs(&config_path)?;
+    let report = cli::run_check(&config, &identities).await?;
+    cli::emit(args, &report.to_json(), &report.to_table())?;
+    Ok(Outcome::of(&report))
+}
+
+/// A new folder under the system's temporary directory.
+fn fresh_dir() -> anyhow::Result<PathBuf> {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("itsmid-demo-{}-{stamp}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Writes the config (pointing at the running simulators), the identities
+/// file and the secret files; returns the config's path.
+fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBuf> {
+    let secrets = dir.join("secrets");
+    std::fs::create_dir_all(&secrets)
+        .with_context(|| format!("cannot create {}", secrets.display()))?;
+    for (name, value) in SECRETS {
+        write_private(&secrets.join(name), value)?;
+    }
+    let mut config = CONFIG_TEMPLATE.to_owned();
+    for sim in simulators {
+        config = config.replace(&format!("{{{}_url}}", sim.system.as_str()), &sim.uri());
+    }
+    let config_path = dir.join("itsmid.toml");
+    write(&config_path, &config)?;
+    write(&dir.join("identities.toml"), IDENTITIES)?;
+    Ok(config_path)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Secret files are readable by their owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    write(path, text)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {}", path.display()))?;
+    }
+    Ok(())
+}

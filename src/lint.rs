@@ -1,0 +1,135 @@
+//! `itsmid lint`: the offline part of the check. Validates both files,
+//! the connectors' systems, integration names and ITSM User ID formats.
+//!
+//! Sends no request and resolves no secret, so it runs anywhere, CI
+//! included.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use serde::Serialize;
+
+use crate::check;
+use crate::cli::{self, Args, Outcome};
+use crate::report::{Finding, Severity};
+
+#[derive(Debug, Serialize)]
+struct LintReport {
+    schema: &'static str,
+    ok: bool,
+    identities: usize,
+    entries: usize,
+    findings: Vec<Finding>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let (config, identities) = cli::load_inputs(&args.config)?;
+    let unimplemented: Vec<String> = config
+        .connectors
+        .iter()
+        .filter(|c| !c.system.implemented())
+        .map(|c| {
+            format!(
+                "{}, line {}: connector `{}`: system \"{}\" has no connector in this version; remove the entry or use servicenow or jira",
+                config.path.display(),
+                c.line.unwrap_or(0),
+                c.integration,
+                c.system
+            )
+        })
+        .collect();
+    if !unimplemented.is_empty() {
+        return Err(anyhow!("{}", unimplemented.join("\n")));
+    }
+
+    let known: Vec<&str> = config
+        .connectors
+        .iter()
+        .map(|c| c.integration.as_str())
+        .collect();
+    let mut findings = Vec::new();
+    for identity in identities.all() {
+        let urid = identity.unique_record_id.0.as_str();
+        let mut seen: BTreeMap<&str, Option<usize>> = BTreeMap::new();
+        for entry in &identity.itsm {
+            let integration = entry.integration.as_str();
+            if let Some(first_line) = seen.get(integration) {
+                findings.push(check::duplicate_entry(urid, integration, *first_line));
+                continue;
+            }
+            seen.insert(integration, entry.line);
+            let Some(connector) = config.connector(integration) else {
+                findings.push(check::unknown_integration(urid, integration, &known));
+                continue;
+            };
+            if let Some(raw) = &entry.itsm_user_id
+                && let Err(why) = connector.system.parse_itsm_user_id(raw)
+            {
+                findings.push(check::malformed_id(
+                    urid,
+                    integration,
+                    connector.system,
+                    raw,
+                    &why,
+                ));
+            }
+        }
+    }
+    let bot = identities.bot.as_ref();
+    for connector in &config.connectors {
+        let has_entry = bot.is_some_and(|b| {
+            b.itsm
+                .iter()
+                .any(|e| e.integration == connector.integration)
+        });
+        if !has_entry {
+            findings.push(check::bot_entry_missing(
+                bot.map(|b| b.unique_record_id.0.as_str()),
+                connector.integration.as_str(),
+                connector.system,
+            ));
+        }
+    }
+
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let report = LintReport {
+        schema: "itsmid.lint.v1",
+        ok: errors == 0,
+        identities: identities.all().count(),
+        entries: identities.all().map(|i| i.itsm.len()).sum(),
+        findings,
+    };
+    let mut table = format!(
+        "itsmid lint: {} identities, {} entries, {} problem{} (offline: no system was asked)\n",
+        report.identities,
+        report.entries,
+        report.findings.len(),
+        if report.findings.len() == 1 { "" } else { "s" }
+    );
+    for f in &report.findings {
+        table.push_str(&format!(
+            "  {:<7} {:<26} {} / {}\n          {}\n          fix: {}\n",
+            if f.severity == Severity::Error {
+                "ERROR"
+            } else {
+                "warning"
+            },
+            f.code.as_str(),
+            f.unique_record_id.as_deref().unwrap_or("-"),
+            f.integration.as_deref().unwrap_or("-"),
+            f.message,
+            f.fix
+        ));
+    }
+    let json = serde_json::to_string_pretty(&report)
+        .expect("the lint report has only strings and numbers");
+    cli::emit(args, &json, &table)?;
+    Ok(if errors == 0 {
+        Outcome::InOrder
+    } else {
+        Outcome::Problems
+    })
+}

@@ -1,0 +1,353 @@
+//! The check report (SPEC section 5): the `itsmid.report.v1` JSON that
+//! scripts read, and the table a person reads (problems first, each with its
+//! fix on one line).
+//!
+//! Holds no secret and shortens no id: everything in it may be printed,
+//! saved and served as it is.
+
+use std::fmt::Write as _;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
+use itsmid_connectors::{ItsmUser, Reason};
+use serde::Serialize;
+
+pub const SCHEMA: &str = "itsmid.report.v1";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FindingCode {
+    UnknownIntegration,
+    BotEntryMissing,
+    DuplicateEntry,
+    NotFound,
+    Ambiguous,
+    Inactive,
+    ItsmUserIdMismatch,
+    MalformedItsmUserId,
+    SharedItsmAccount,
+    BotCredentialMismatch,
+    SystemUnavailable,
+    ItsmUserIdMissing,
+    NameMismatch,
+    ExternalIdNotCanonical,
+    BotSetting,
+    AccountType,
+}
+
+impl FindingCode {
+    pub fn severity(self) -> Severity {
+        match self {
+            FindingCode::ItsmUserIdMissing
+            | FindingCode::NameMismatch
+            | FindingCode::ExternalIdNotCanonical
+            | FindingCode::BotSetting
+            | FindingCode::AccountType => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::UnknownIntegration => "UNKNOWN_INTEGRATION",
+            FindingCode::BotEntryMissing => "BOT_ENTRY_MISSING",
+            FindingCode::DuplicateEntry => "DUPLICATE_ENTRY",
+            FindingCode::NotFound => "NOT_FOUND",
+            FindingCode::Ambiguous => "AMBIGUOUS",
+            FindingCode::Inactive => "INACTIVE",
+            FindingCode::ItsmUserIdMismatch => "ITSM_USER_ID_MISMATCH",
+            FindingCode::MalformedItsmUserId => "MALFORMED_ITSM_USER_ID",
+            FindingCode::SharedItsmAccount => "SHARED_ITSM_ACCOUNT",
+            FindingCode::BotCredentialMismatch => "BOT_CREDENTIAL_MISMATCH",
+            FindingCode::SystemUnavailable => "SYSTEM_UNAVAILABLE",
+            FindingCode::ItsmUserIdMissing => "ITSM_USER_ID_MISSING",
+            FindingCode::NameMismatch => "NAME_MISMATCH",
+            FindingCode::ExternalIdNotCanonical => "EXTERNAL_ID_NOT_CANONICAL",
+            FindingCode::BotSetting => "BOT_SETTING",
+            FindingCode::AccountType => "ACCOUNT_TYPE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// An entry's status (SPEC section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    NotFound,
+    Ambiguous,
+    Inactive,
+    Mismatch,
+    UnknownIntegration,
+    Duplicate,
+    Unchecked,
+    Verified,
+}
+
+impl EntryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::NotFound => "not_found",
+            EntryStatus::Ambiguous => "ambiguous",
+            EntryStatus::Inactive => "inactive",
+            EntryStatus::Mismatch => "mismatch",
+            EntryStatus::UnknownIntegration => "unknown_integration",
+            EntryStatus::Duplicate => "duplicate",
+            EntryStatus::Unchecked => "unchecked",
+            EntryStatus::Verified => "verified",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub severity: Severity,
+    pub unique_record_id: Option<String>,
+    pub integration: Option<String>,
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// The fix in one line.
+    pub fix: String,
+}
+
+impl Finding {
+    pub fn new(code: FindingCode, message: impl Into<String>, fix: impl Into<String>) -> Finding {
+        Finding {
+            code,
+            severity: code.severity(),
+            unique_record_id: None,
+            integration: None,
+            message: message.into(),
+            expected: None,
+            actual: None,
+            fix: fix.into(),
+        }
+    }
+
+    pub fn on(mut self, unique_record_id: Option<&str>, integration: Option<&str>) -> Finding {
+        self.unique_record_id = unique_record_id.map(str::to_owned);
+        self.integration = integration.map(str::to_owned);
+        self
+    }
+
+    pub fn values(mut self, expected: Option<String>, actual: Option<String>) -> Finding {
+        self.expected = expected;
+        self.actual = actual;
+        self
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub identities: usize,
+    pub entries: usize,
+    pub verified: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub api_requests: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SystemRow {
+    pub integration: String,
+    pub system: String,
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    pub api_requests: u32,
+    pub reason: Option<Reason>,
+    /// `ok`, `mismatch` or `unavailable` (the system cannot say).
+    pub credential_check: &'static str,
+    /// The External ID (or id) the credentials log in as, where known.
+    pub credential_owner: Option<String>,
+    /// Times the server asked us to wait (429, 503 with Retry-After).
+    pub rate_limit_waits: u32,
+    /// What went wrong, for an unavailable system.
+    pub detail: Option<String>,
+}
+
+/// The record as the system returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoundRecord {
+    pub itsm_user_id: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_kind: Option<String>,
+}
+
+impl From<&ItsmUser> for FoundRecord {
+    fn from(user: &ItsmUser) -> FoundRecord {
+        FoundRecord {
+            itsm_user_id: user.itsm_user_id.0.clone(),
+            external_id: user.external_id.as_ref().map(|e| e.0.clone()),
+            active: user.active,
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            full_name: user.full_name.clone(),
+            account_type: user.account_type.clone(),
+            record_kind: user.record_kind.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryReport {
+    pub integration: String,
+    pub external_id: Option<String>,
+    pub itsm_user_id: Option<String>,
+    pub status: EntryStatus,
+    pub found: Option<FoundRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityReport {
+    pub unique_record_id: String,
+    pub kind: &'static str,
+    pub entries: Vec<EntryReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: &'static str,
+    pub generated_at: String,
+    pub complete: bool,
+    pub summary: Summary,
+    pub systems: Vec<SystemRow>,
+    pub findings: Vec<Finding>,
+    pub identities: Vec<IdentityReport>,
+}
+
+impl Report {
+    pub fn has_errors(&self) -> bool {
+        self.summary.errors > 0
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report has only strings, numbers and maps")
+    }
+
+    /// The table a person reads: summary, systems, problems with their fix,
+    /// then every entry with problems first.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "itsmid check: {} identities, {} entries, {} verified, {} error{}, {} warning{}, {} API requests{}",
+            s.identities,
+            s.entries,
+            s.verified,
+            s.errors,
+            plural(s.errors),
+            s.warnings,
+            plural(s.warnings),
+            s.api_requests,
+            if self.complete {
+                ""
+            } else {
+                " (INCOMPLETE: a system could not be checked)"
+            }
+        );
+        out.push('\n');
+        let mut systems =
+            new_table(&["integration", "system", "status", "requests", "credentials"]);
+        for row in &self.systems {
+            let status = match row.reason {
+                Some(reason) => format!("{} ({})", row.status, reason.as_str()),
+                None => row.status.to_owned(),
+            };
+            let credentials = match &row.credential_owner {
+                Some(owner) => format!("{} ({owner})", row.credential_check),
+                None => row.credential_check.to_owned(),
+            };
+            systems.add_row(vec![
+                row.integration.clone(),
+                row.system.clone(),
+                status,
+                row.api_requests.to_string(),
+                credentials,
+            ]);
+        }
+        let _ = writeln!(out, "{systems}");
+        if !self.findings.is_empty() {
+            let _ = writeln!(out, "\nProblems:");
+            let mut findings: Vec<&Finding> = self.findings.iter().collect();
+            findings.sort_by_key(|f| f.severity);
+            for f in findings {
+                let who = match (&f.unique_record_id, &f.integration) {
+                    (Some(id), Some(i)) => format!("{id} / {i}"),
+                    (Some(id), None) => id.clone(),
+                    (None, Some(i)) => i.clone(),
+                    (None, None) => String::new(),
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<7} {:<26} {who}\n          {}\n          fix: {}",
+                    match f.severity {
+                        Severity::Error => "ERROR",
+                        Severity::Warning => "warning",
+                    },
+                    f.code.as_str(),
+                    f.message,
+                    f.fix
+                );
+            }
+        }
+        let mut rows: Vec<(&IdentityReport, &EntryReport)> = self
+            .identities
+            .iter()
+            .flat_map(|i| i.entries.iter().map(move |e| (i, e)))
+            .collect();
+        rows.sort_by_key(|(_, e)| e.status);
+        let mut entries = new_table(&[
+            "identity",
+            "kind",
+            "integration",
+            "external id",
+            "ITSM user id",
+            "status",
+        ]);
+        for (identity, entry) in rows {
+            entries.add_row(vec![
+                identity.unique_record_id.clone(),
+                identity.kind.to_owned(),
+                entry.integration.clone(),
+                entry.external_id.clone().unwrap_or_default(),
+                entry
+                    .found
+                    .as_ref()
+                    .map(|f| f.itsm_user_id.clone())
+                    .or_else(|| entry.itsm_user_id.clone())
+                    .unwrap_or_default(),
+                entry.status.as_str().to_owned(),
+            ]);
+        }
+        let _ = writeln!(out, "\nEntries:\n{entries}");
+        out
+    }
+}
+
+fn new_table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(header.to_vec());
+    table
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
