@@ -808,3 +808,19 @@ password = "env:SNOW_PASSWORD"
         assert_eq!(parse_duration("soon"), None);
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let config = Config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
+        let systems: Vec<System> = config.connectors.iter().map(|c| c.system).collect();
+        let implemented: Vec<System> = System::ALL.into_iter().filter(|s| s.implemented()).collect();
+        assert_eq!(systems, implemented, "one uncommented connector per implemented system");
+        assert_eq!(config.sources.len(), 1);
+        assert_eq!(config.pipeline.custom_attributes, vec!["office".to_owned()]);
+    }
+}

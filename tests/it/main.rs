@@ -1,1 +1,6 @@
+//! End-to-end tests: the real `itsmid` binary against the simulators, in a
+//! fresh temporary folder each.
 
+mod check;
+mod inputs;
+mod support;

@@ -1,0 +1,118 @@
+//! Bad input files, `lint`, and the demo, end to end.
+
+use serde_json::Value;
+
+use crate::support::{BOT, World, entry, run_in, with_user};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_config_lists_every_problem_with_lines_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("itsmid.toml"),
+        r#"identites = "identities.toml"
+
+[[connectors]]
+integration = "snow"
+system = "servicenw"
+base_url = "http://acme.service-now.com"
+[connectors.auth]
+type = "basic"
+username = "moveworks.bot"
+password = "literal-secret-value"
+"#,
+    )
+    .unwrap();
+    let output = run_in(dir.path(), &["check", "--format", "json"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "nothing on stdout for bad input");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in ["line 1", "`identities`", "line 5", "servicenow", "line 6", "https://", "line 11", "env:NAME"] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(!stderr.contains("literal-secret-value"), "a refused secret is never echoed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_identities_file_lists_every_problem_and_exits_2() {
+    let world = World::start().await;
+    world.write_identities(&format!(
+        "{BOT}\n[[users]]\nunique_record_id = \"moveworks-bot@acme.com\"\nwork_status = \"FULLTIME\"\nuser_tags = [\"VIP\", \"BOSS\"]\n\n[[users]]\nunique_record_id = \"\"\n[users.custom_attributes]\noffice = \"4\"\n"
+    ));
+    let output = world.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "identities.toml, line 16",
+        "also used at line 2",
+        "\"FULL_TIME\"",
+        "BOSS",
+        "is empty",
+        "not registered",
+    ] {
+        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    }
+    assert!(world.snow.server.received_requests().await.unwrap().is_empty(), "nothing is checked");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_secret_names_the_variable_and_exits_2() {
+    let world = World::start().await;
+    let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
+    std::fs::write(
+        world.path().join("itsmid.toml"),
+        config.replace("file:snow-password", "env:ITSMID_TEST_UNSET_SECRET"),
+    )
+    .unwrap();
+    world.write_identities(BOT);
+    let output = world.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("ITSMID_TEST_UNSET_SECRET is not set"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lint_reports_offline_problems_without_a_request() {
+    let world = World::start().await;
+    world.write_identities(&with_user(
+        "abel@acme.com",
+        &(entry("SNOW", &[("external_id", "abel.tuter")])
+            + &entry("jira_service_desk", &[("external_id", "abel@acme.com"), ("itsm_user_id", "bad id!")])),
+    ));
+    let output = world.run(&["lint", "--format", "json"]).await;
+    assert_eq!(output.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"UNKNOWN_INTEGRATION"), "{codes:?}");
+    assert!(codes.contains(&"MALFORMED_ITSM_USER_ID"), "{codes:?}");
+    assert!(world.snow.server.received_requests().await.unwrap().is_empty());
+    assert!(world.jira.server.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lint_refuses_a_system_this_version_does_not_implement() {
+    let world = World::start().await;
+    world.write_identities(BOT);
+    let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
+    let extra = "\n[[connectors]]\nintegration = \"salesforce\"\nsystem = \"salesforce\"\nbase_url = \"https://acme.my.salesforce.com\"\n[connectors.auth]\ntype = \"bearer\"\ntoken = \"env:SF_TOKEN\"\n";
+    std::fs::write(world.path().join("itsmid.toml"), config + extra).unwrap();
+    let output = world.run(&["lint"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("salesforce"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_shows_each_kind_of_problem_and_its_json_is_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let output = run_in(dir.path(), &["demo", "--format", "json", "--dir", demo_dir.to_str().unwrap()]).await;
+    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(report["schema"], "itsmid.report.v1");
+    assert_eq!(report["complete"], true);
+    let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    for code in ["INACTIVE", "UNKNOWN_INTEGRATION", "ITSM_USER_ID_MISMATCH", "NOT_FOUND", "BOT_ENTRY_MISSING", "ITSM_USER_ID_MISSING"] {
+        assert!(codes.contains(&code), "{code} missing from {codes:?}");
+    }
+    assert!(demo_dir.join("itsmid.toml").exists());
+    assert!(demo_dir.join("identities.toml").exists());
+}

@@ -1,0 +1,198 @@
+//! Starts simulators, writes a config and identities file, runs the binary.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use itsmid_connectors::System;
+use itsmid_connectors::sim::{AnySimulator, Fault};
+use serde_json::Value;
+
+pub const SNOW_PASSWORD: &str = "demo-snow-password";
+pub const JIRA_TOKEN: &str = "demo-jira-token";
+
+pub fn fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// A test's world: a temporary folder and the simulators it points at.
+pub struct World {
+    pub dir: tempfile::TempDir,
+    pub snow: AnySimulator,
+    pub jira: AnySimulator,
+}
+
+impl World {
+    /// Both simulators over the repository's fixture data.
+    pub async fn start() -> World {
+        World::with_data(&fixture("servicenow.json"), &fixture("jira.json")).await
+    }
+
+    pub async fn with_data(snow: &str, jira: &str) -> World {
+        let snow = AnySimulator::start(System::ServiceNow, "servicenow.json", snow, None, true)
+            .await
+            .expect("the ServiceNow simulator starts");
+        let jira = AnySimulator::start(System::Jira, "jira.json", jira, None, true)
+            .await
+            .expect("the Jira simulator starts");
+        let world = World {
+            dir: tempfile::tempdir().expect("a temporary folder"),
+            snow,
+            jira,
+        };
+        std::fs::write(world.dir.path().join("snow-password"), SNOW_PASSWORD).expect("write");
+        std::fs::write(world.dir.path().join("jira-token"), JIRA_TOKEN).expect("write");
+        world.write_config("");
+        world
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The standard config for both systems, plus `extra` TOML appended to
+    /// the Jira connector's table.
+    pub fn write_config(&self, jira_auth_user: &str) {
+        let jira_user = if jira_auth_user.is_empty() { "moveworks-bot@acme.com" } else { jira_auth_user };
+        let config = format!(
+            r#"identities = "identities.toml"
+
+[[connectors]]
+integration = "snow"
+system = "servicenow"
+base_url = "{snow}"
+requests_per_minute = 60000
+[connectors.auth]
+type = "basic"
+username = "moveworks.bot"
+password = "file:snow-password"
+
+[[connectors]]
+integration = "jira_service_desk"
+system = "jira"
+base_url = "{jira}"
+requests_per_minute = 60000
+[connectors.auth]
+type = "basic"
+username = "{jira_user}"
+password = "file:jira-token"
+"#,
+            snow = self.snow.uri(),
+            jira = self.jira.uri(),
+        );
+        std::fs::write(self.path().join("itsmid.toml"), config).expect("write the config");
+    }
+
+    pub fn write_identities(&self, text: &str) {
+        std::fs::write(self.path().join("identities.toml"), text).expect("write the identities");
+    }
+
+    pub fn fault(&self, system: System, fault: Fault) {
+        match system {
+            System::ServiceNow => self.snow.faults.set(fault),
+            _ => self.jira.faults.set(fault),
+        }
+    }
+
+    /// Runs `itsmid ARGS` in the folder, off the async runtime.
+    pub async fn run(&self, args: &[&str]) -> Output {
+        run_in(self.path(), args).await
+    }
+
+    /// `itsmid check --format json`: the exit code and the parsed report.
+    pub async fn check(&self) -> (i32, Value) {
+        let output = self.run(&["check", "--format", "json"]).await;
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!(
+                "stdout is not JSON ({err}); stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+        (output.status.code().unwrap_or(-1), report)
+    }
+}
+
+pub async fn run_in(dir: &Path, args: &[&str]) -> Output {
+    let dir: PathBuf = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("itsmid")
+            .expect("the binary is built")
+            .args(&args)
+            .current_dir(&dir)
+            .env_remove("ITSMID_CONFIG")
+            .env_remove("RUST_LOG")
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("the binary runs")
+    })
+    .await
+    .expect("the command thread finishes")
+}
+
+/// The bot with verified entries in both systems.
+pub const BOT: &str = r#"
+[bot]
+email_addr = "moveworks-bot@acme.com"
+unique_record_id = "moveworks-bot@acme.com"
+full_name = "Moveworks Bot"
+
+[[bot.itsm]]
+integration = "snow"
+external_id = "moveworks.bot"
+itsm_user_id = "6816f79cc0a8016401c5a33be04be441"
+
+[[bot.itsm]]
+integration = "jira_service_desk"
+external_id = "moveworks-bot@acme.com"
+itsm_user_id = "5b10ac8d82e05b22cc7d4ef5"
+"#;
+
+/// The bot plus one manual user with the given ITSM entries.
+pub fn with_user(urid: &str, entries: &str) -> String {
+    format!("{BOT}\n[[users]]\nemail_addr = \"{urid}\"\nunique_record_id = \"{urid}\"\n{entries}")
+}
+
+/// One `[[users.itsm]]` table.
+pub fn entry(integration: &str, fields: &[(&str, &str)]) -> String {
+    let mut text = format!("[[users.itsm]]\nintegration = \"{integration}\"\n");
+    for (key, value) in fields {
+        text.push_str(&format!("{key} = \"{value}\"\n"));
+    }
+    text
+}
+
+/// The findings of a report with the given code.
+pub fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
+    report["findings"]
+        .as_array()
+        .map(|all| all.iter().filter(|f| f["code"] == code).collect())
+        .unwrap_or_default()
+}
+
+/// The codes of all findings, sorted.
+pub fn codes(report: &Value) -> Vec<String> {
+    let mut codes: Vec<String> = report["findings"]
+        .as_array()
+        .map(|all| all.iter().filter_map(|f| f["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    codes.sort();
+    codes
+}
+
+/// The entry of identity `urid` for `integration` (its first).
+pub fn entry_of<'a>(report: &'a Value, urid: &str, integration: &str) -> &'a Value {
+    report["identities"]
+        .as_array()
+        .and_then(|ids| ids.iter().find(|i| i["unique_record_id"] == urid))
+        .and_then(|i| i["entries"].as_array())
+        .and_then(|es| es.iter().find(|e| e["integration"] == integration))
+        .unwrap_or_else(|| panic!("no entry {urid}/{integration} in {report:#}"))
+}
+
+pub fn system_row<'a>(report: &'a Value, integration: &str) -> &'a Value {
+    report["systems"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["integration"] == integration))
+        .unwrap_or_else(|| panic!("no system row {integration} in {report:#}"))
+}
