@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Faults, SimCredentials, json_response, query_param, with_delay};
+use crate::sim::{Faults, SimCredentials, query_param, with_delay};
 
 /// What an instance returns when nothing is asked to be limited.
 const DEFAULT_LIMIT: usize = 10_000;
@@ -232,6 +232,13 @@ fn project(record: &Map<String, Value>, fields: Option<&str>) -> Value {
         })
         .collect();
     Value::Object(projected)
+}
+
+/// A JSON answer with the instance's content type. Not the shared
+/// `crate::sim::json_response`: wiremock's `set_body_string` replaces the
+/// content type with text/plain, which the connector rightly refuses.
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
 }
 
 fn failure(status: u16, message: &str, detail: &str) -> ResponseTemplate {
