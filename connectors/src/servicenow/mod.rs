@@ -129,14 +129,15 @@ impl Client {
         let mut batch: Vec<&str> = Vec::new();
         let mut length = start;
         for value in values {
-            let added = query::encoded_len(value) + if batch.is_empty() { 0 } else { comma };
-            let full = length + added > budget || batch.len() >= MAX_PAGE_SIZE / 2;
+            let cost = query::encoded_len(value);
+            let full = length + comma + cost > budget || batch.len() >= MAX_PAGE_SIZE / 2;
             if full && !batch.is_empty() {
                 queries.push((query::in_list(field, batch.iter().copied()), batch.len()));
                 batch.clear();
                 length = start;
             }
-            length += query::encoded_len(value) + if batch.is_empty() { 0 } else { comma };
+            // A value too long for any batch still goes, alone.
+            length += cost + if batch.is_empty() { 0 } else { comma };
             batch.push(value);
         }
         if !batch.is_empty() {
