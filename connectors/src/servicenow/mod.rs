@@ -1,18 +1,91 @@
-//! Skeleton, replaced by the full connector.
+//! ServiceNow connector: looks users up in `sys_user` through the Table API,
+//! many at a time (`sys_idIN...`, `<lookup field>IN...`), and tells who the
+//! basic-auth credentials belong to.
+//!
+//! Never trusts the server's filter (an instance silently drops a condition
+//! on an unknown field and returns every row): each returned record is
+//! checked against the keys again. Never sends a value that could change
+//! the query (see [`query::check_value`]), and never sends the same request
+//! twice in one call.
 
+pub mod query;
 pub mod sim;
+mod wire;
 
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use reqwest::{Method, StatusCode};
+
+use crate::http::{Reply, RequestSpec};
 use crate::{
-    Connector, ConnectorError, ConnectorSettings, CredentialOwner, HttpClient, ItsmUserId,
-    LookupKey, Lookups,
+    Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
+    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
 };
+use query::Placement;
+use wire::{ErrorBody, Record, TableList};
+
+/// The unversioned path answers with the latest API (v2), where a query
+/// with no match is `200 {"result":[]}` rather than v1's 404.
+const TABLE_PATH: &str = "/api/now/table/sys_user";
+
+/// What a check needs, and no more: the 5 MB answer cap of an instance is
+/// far away when only these come back.
+const FIELDS: [&str; 8] = [
+    "sys_id",
+    "user_name",
+    "email",
+    "first_name",
+    "last_name",
+    "name",
+    "active",
+    "locked_out",
+];
+
+/// Instances and the proxies in front of them refuse long URLs (414) at
+/// limits nobody documents; about 8 KB is common, so stay well below.
+const MAX_URL_BYTES: usize = 6_000;
+
+/// Room kept in [`MAX_URL_BYTES`] for `sysparm_limit` and `sysparm_offset`,
+/// whose values are not known when a batch is cut.
+const PAGING_ROOM: usize = 48;
+
+/// Pages read for one query before giving up: a query for a few hundred
+/// keys that fills this many pages was not applied as written.
+const MAX_PAGES: usize = 5;
+
+/// The largest `sysparm_limit` sent; a batch is cut so that it fits.
+const MAX_PAGE_SIZE: usize = 1_000;
+
+/// Why a locked-out account counts as inactive, for the report.
+const LOCKED_OUT: &str = "locked out";
 
 pub struct Client {
     http: HttpClient,
+    /// The field that holds the External ID (`lookup_by`), checked to be a
+    /// plain field name.
+    lookup_field: String,
+    /// `sysparm_fields`: [`FIELDS`] plus the lookup field when it is another.
+    fields: String,
 }
 
 impl Client {
     pub fn new(settings: ConnectorSettings) -> Result<Client, ConnectorError> {
+        let lookup_field = settings.lookup_field.trim().to_owned();
+        if !query::is_field_name(&lookup_field) {
+            return Err(ConnectorError::Setup {
+                integration: settings.integration,
+                detail: format!(
+                    "lookup_by = {:?} is not a ServiceNow field name: use lower-case letters, \
+                     digits and `_` only, e.g. \"user_name\" or \"email\"",
+                    settings.lookup_field
+                ),
+            });
+        }
+        let mut fields = FIELDS.join(",");
+        if !FIELDS.contains(&lookup_field.as_str()) {
+            fields.push(',');
+            fields.push_str(&lookup_field);
+        }
         Ok(Client {
             http: HttpClient::new(
                 settings.integration,
@@ -20,24 +93,420 @@ impl Client {
                 settings.credentials,
                 settings.http,
             )?,
+            lookup_field,
+            fields,
+        })
+    }
+
+    /// The request for one page of `sysparm_query`. Display values stay off:
+    /// with them `active` would be a localised word and references objects.
+    fn page_request(&self, sysparm_query: &str, limit: usize, offset: usize) -> RequestSpec {
+        let mut spec = RequestSpec::get(self.http.endpoint(TABLE_PATH))
+            .query("sysparm_query", sysparm_query)
+            .query("sysparm_fields", self.fields.as_str())
+            .query("sysparm_display_value", "false")
+            .query("sysparm_exclude_reference_link", "true")
+            .query("sysparm_limit", limit.to_string())
+            // v1 instances answer an empty result with 404; read it here.
+            .accept_status(StatusCode::NOT_FOUND);
+        if offset > 0 {
+            spec = spec.query("sysparm_offset", offset.to_string());
+        }
+        spec
+    }
+
+    /// Cuts `values` into `<field>IN...` queries whose whole URL stays under
+    /// [`MAX_URL_BYTES`] and whose rows fit in one [`MAX_PAGE_SIZE`] page.
+    fn in_list_queries(&self, field: &str, values: &[&str]) -> Vec<(String, usize)> {
+        let fixed = self.page_request("", 0, 0);
+        let mut url = fixed.url.clone();
+        url.query_pairs_mut().extend_pairs(&fixed.query);
+        let budget = MAX_URL_BYTES.saturating_sub(url.as_str().len() + PAGING_ROOM);
+        let start = query::encoded_len(&format!("{field}IN"));
+        let comma = query::encoded_len(",");
+
+        let mut queries = Vec::new();
+        let mut batch: Vec<&str> = Vec::new();
+        let mut length = start;
+        for value in values {
+            let cost = query::encoded_len(value);
+            let full = length + comma + cost > budget || batch.len() >= MAX_PAGE_SIZE / 2;
+            if full && !batch.is_empty() {
+                queries.push((query::in_list(field, batch.iter().copied()), batch.len()));
+                batch.clear();
+                length = start;
+            }
+            // A value too long for any batch still goes, alone.
+            length += cost + if batch.is_empty() { 0 } else { comma };
+            batch.push(value);
+        }
+        if !batch.is_empty() {
+            queries.push((query::in_list(field, batch.iter().copied()), batch.len()));
+        }
+        queries
+    }
+
+    /// Every record `sysparm_query` returns, page by page. `expected` sizes
+    /// the page (keys asked for, with room for duplicates); `settled` stops
+    /// early once the records already read answer every key. Pages are read
+    /// on while one comes back full or names a next page, since the limit is
+    /// applied before ACLs and a short page can still have more behind it.
+    async fn fetch(
+        &self,
+        sysparm_query: &str,
+        expected: usize,
+        settled: impl Fn(&[Record]) -> bool,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let limit = (expected * 2).clamp(10, MAX_PAGE_SIZE);
+        let mut records = Vec::new();
+        for page in 0..MAX_PAGES {
+            let reply = self
+                .http
+                .send(&self.page_request(sysparm_query, limit, page * limit))
+                .await?;
+            if reply.status == StatusCode::NOT_FOUND {
+                self.read_not_found(&reply)?;
+                return Ok(records);
+            }
+            let list: TableList = reply.json(self.http.integration())?;
+            let count = list.result.len();
+            records.extend(list.result);
+            let more = count > 0 && (count >= limit || names_next_page(&reply));
+            if !more || settled(&records) {
+                return Ok(records);
+            }
+        }
+        Err(ConnectorError::BadResponse {
+            integration: self.http.integration().clone(),
+            method: Method::GET,
+            path: self.http.endpoint(TABLE_PATH).path().to_owned(),
+            detail: format!(
+                "a query for {expected} users still had more than {MAX_PAGES} pages of {limit} \
+                 records; the instance may have ignored the filter (check lookup_by)"
+            ),
+        })
+    }
+
+    /// A 404 on the list is v1's "no match" when it carries ServiceNow's
+    /// "No Record found"; anything else means `base_url` is not an instance.
+    fn read_not_found(&self, reply: &Reply) -> Result<(), ConnectorError> {
+        let no_record = reply
+            .json::<ErrorBody>(self.http.integration())
+            .ok()
+            .and_then(|body| body.error.message)
+            .is_some_and(|message| message.trim().eq_ignore_ascii_case("No Record found"));
+        if no_record {
+            return Ok(());
+        }
+        Err(ConnectorError::BadResponse {
+            integration: self.http.integration().clone(),
+            method: reply.method.clone(),
+            path: reply.path.clone(),
+            detail: "HTTP 404 without ServiceNow's error body: check that base_url is the \
+                     instance's address"
+                .into(),
         })
     }
 }
 
+/// Checks and canonicalises a stored sys_id: 32 hex characters, any case in,
+/// lower case out, so that ids compare exactly.
 pub fn parse_sys_id(value: &str) -> Result<ItsmUserId, String> {
-    Ok(ItsmUserId::new(value))
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(
+            "the sys_id is empty; a ServiceNow sys_id has 32 hexadecimal characters".into(),
+        );
+    }
+    if let Some(bad) = value.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "the sys_id contains {bad:?}; a ServiceNow sys_id has only the characters 0-9 and a-f"
+        ));
+    }
+    if value.len() != 32 {
+        return Err(format!(
+            "the sys_id has {} characters; a ServiceNow sys_id has exactly 32",
+            value.len()
+        ));
+    }
+    Ok(ItsmUserId::new(value.to_ascii_lowercase()))
+}
+
+/// Whether a `Link` header names a next page.
+fn names_next_page(reply: &Reply) -> bool {
+    reply.header_str("link").is_some_and(|link| {
+        link.split(',')
+            .any(|part| part.replace(' ', "").contains("rel=\"next\""))
+    })
+}
+
+/// Converts a record to the domain's user. `None` without a usable sys_id:
+/// such a record can be neither matched by id nor reported.
+fn to_user(record: &Record, lookup_field: &str) -> Option<ItsmUser> {
+    let itsm_user_id = parse_sys_id(record.text("sys_id")?).ok()?;
+    let locked_out = record.flag("locked_out") == Some(true);
+    // An unreadable `active` is not evidence of an inactive account: only
+    // what the system says inactive is reported so.
+    let active = record.flag("active").unwrap_or(true) && !locked_out;
+    let text = |field: &str| record.text(field).map(str::to_owned);
+    Some(ItsmUser {
+        itsm_user_id,
+        external_id: record.text(lookup_field).map(ExternalId::new),
+        active,
+        first_name: text("first_name"),
+        last_name: text("last_name"),
+        full_name: text("name"),
+        account_type: None,
+        time_zone: None,
+        inactive_reason: locked_out.then(|| LOCKED_OUT.to_owned()),
+        record_kind: None,
+    })
+}
+
+/// The key an External ID is indexed and deduplicated by; agrees with
+/// [`ExternalId::matches`].
+fn folded(value: &str) -> String {
+    query::sendable(value).to_ascii_lowercase()
+}
+
+/// Every record one `lookup` call read, indexed for re-checking the keys.
+struct Answers {
+    lookup_field: String,
+    by_sys_id: BTreeMap<ItsmUserId, ItsmUser>,
+    by_external_id: HashMap<String, BTreeSet<ItsmUserId>>,
+    /// Folded External IDs of records without a usable sys_id.
+    without_sys_id: HashSet<String>,
+    records: usize,
+    records_with_field: usize,
+}
+
+impl Answers {
+    fn new(lookup_field: &str) -> Self {
+        Answers {
+            lookup_field: lookup_field.to_owned(),
+            by_sys_id: BTreeMap::new(),
+            by_external_id: HashMap::new(),
+            without_sys_id: HashSet::new(),
+            records: 0,
+            records_with_field: 0,
+        }
+    }
+
+    fn add(&mut self, records: Vec<Record>) {
+        for record in records {
+            self.records += 1;
+            if record.has(&self.lookup_field) {
+                self.records_with_field += 1;
+            }
+            let external = record.text(&self.lookup_field).map(folded);
+            match to_user(&record, &self.lookup_field) {
+                Some(user) => {
+                    if let Some(external) = external {
+                        self.by_external_id
+                            .entry(external)
+                            .or_default()
+                            .insert(user.itsm_user_id.clone());
+                    }
+                    self.by_sys_id.insert(user.itsm_user_id.clone(), user);
+                }
+                None => {
+                    tracing::warn!("ServiceNow returned a sys_user record without a usable sys_id");
+                    if let Some(external) = external {
+                        self.without_sys_id.insert(external);
+                    }
+                }
+            }
+        }
+    }
+
+    fn for_id(&self, id: &ItsmUserId) -> Lookup {
+        match self.by_sys_id.get(id) {
+            Some(user) => Lookup::Found(user.clone()),
+            None => Lookup::NotFound { note: None },
+        }
+    }
+
+    fn for_external_id(&self, external_id: &ExternalId) -> Lookup {
+        let key = folded(external_id.as_str());
+        let mut users: Vec<ItsmUser> = self
+            .by_external_id
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.by_sys_id.get(id))
+            .filter(|user| {
+                user.external_id
+                    .as_ref()
+                    .is_some_and(|found| external_id.matches(found.as_str()))
+            })
+            .cloned()
+            .collect();
+        match users.len() {
+            0 => Lookup::NotFound {
+                note: self.not_found_note(&key),
+            },
+            1 => Lookup::Found(users.remove(0)),
+            _ => Lookup::Ambiguous(users),
+        }
+    }
+
+    fn not_found_note(&self, key: &str) -> Option<String> {
+        if self.without_sys_id.contains(key) {
+            return Some(
+                "a record with this value came back without a readable sys_id: check the \
+                 account's read access to sys_user"
+                    .into(),
+            );
+        }
+        if self.records > 0 && self.records_with_field == 0 {
+            return Some(format!(
+                "ServiceNow returned records without the field `{}`: check lookup_by and the \
+                 account's read access to that field",
+                self.lookup_field
+            ));
+        }
+        None
+    }
 }
 
 impl Connector for Client {
-    async fn lookup(&self, _keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
-        Ok(Lookups::default())
+    async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
+        let keys: BTreeSet<&LookupKey> = keys.iter().collect();
+        let mut lookups = Lookups::default();
+        let mut ids: BTreeSet<ItsmUserId> = BTreeSet::new();
+        // Folded value -> value sent: `Pat.Lee` and `pat.lee` are one request.
+        let mut in_list: BTreeMap<String, &str> = BTreeMap::new();
+        let mut alone: BTreeMap<String, &str> = BTreeMap::new();
+        for key in &keys {
+            match key {
+                LookupKey::ItsmUserId(id) => match parse_sys_id(id.as_str()) {
+                    Ok(id) => {
+                        ids.insert(id);
+                    }
+                    Err(reason) => lookups.insert(
+                        (*key).clone(),
+                        Lookup::Refused(UnsafeValue {
+                            reason: format!("{reason}; it was not sent"),
+                        }),
+                    ),
+                },
+                LookupKey::ExternalId(external_id) => {
+                    let value = external_id.as_str();
+                    match query::check_value(value) {
+                        Ok(Placement::InList) => {
+                            in_list.insert(folded(value), query::sendable(value));
+                        }
+                        Ok(Placement::Alone) => {
+                            alone.insert(folded(value), query::sendable(value));
+                        }
+                        Err(refused) => lookups.insert((*key).clone(), Lookup::Refused(refused)),
+                    }
+                }
+            }
+        }
+
+        let mut answers = Answers::new(&self.lookup_field);
+        let id_values: Vec<&str> = ids.iter().map(ItsmUserId::as_str).collect();
+        for (sysparm_query, count) in self.in_list_queries("sys_id", &id_values) {
+            let records = self
+                .fetch(&sysparm_query, count, |records| {
+                    all_ids_present(&sysparm_query, records)
+                })
+                .await?;
+            answers.add(records);
+        }
+        let values: Vec<&str> = in_list.values().copied().collect();
+        for (sysparm_query, count) in self.in_list_queries(&self.lookup_field, &values) {
+            answers.add(self.fetch(&sysparm_query, count, |_| false).await?);
+        }
+        for value in alone.values() {
+            let sysparm_query = query::equals(&self.lookup_field, value);
+            answers.add(self.fetch(&sysparm_query, 1, |_| false).await?);
+        }
+
+        for key in keys {
+            if lookups.get(key).is_some() {
+                continue;
+            }
+            let outcome = match key {
+                LookupKey::ItsmUserId(id) => match parse_sys_id(id.as_str()) {
+                    Ok(id) => answers.for_id(&id),
+                    Err(_) => continue, // refused above
+                },
+                LookupKey::ExternalId(external_id) => answers.for_external_id(external_id),
+            };
+            lookups.insert(key.clone(), outcome);
+        }
+        Ok(lookups)
     }
 
+    /// Basic credentials name a `user_name`; a bearer token names nobody the
+    /// Table API can tell, so no request is spent on it.
     async fn whoami(&self) -> Result<CredentialOwner, ConnectorError> {
-        Ok(CredentialOwner::Unknown)
+        let username = match self.http.credentials() {
+            Credentials::Basic { username, .. } => username.clone(),
+            _ => return Ok(CredentialOwner::Unknown),
+        };
+        if query::check_value(&username).is_err() {
+            return Ok(CredentialOwner::Unknown);
+        }
+        let sysparm_query = query::equals("user_name", query::sendable(&username));
+        let records = self.fetch(&sysparm_query, 1, |_| false).await?;
+        let owner = ExternalId::new(username);
+        // Keyed by sys_id: a record read twice is still one account.
+        let mut owners: BTreeMap<ItsmUserId, ItsmUser> = records
+            .iter()
+            .filter(|record| {
+                record
+                    .text("user_name")
+                    .is_some_and(|found| owner.matches(found))
+            })
+            .filter_map(|record| to_user(record, &self.lookup_field))
+            .map(|user| (user.itsm_user_id.clone(), user))
+            .collect();
+        Ok(match (owners.len(), owners.pop_first()) {
+            (1, Some((_, user))) => CredentialOwner::Known(user),
+            _ => CredentialOwner::Unknown,
+        })
     }
 
     fn http(&self) -> &HttpClient {
         &self.http
+    }
+}
+
+/// Whether every id of a `sys_idIN...` query is among `records`: a sys_id is
+/// unique, so no further page can add anything.
+fn all_ids_present(sysparm_query: &str, records: &[Record]) -> bool {
+    let found: HashSet<String> = records
+        .iter()
+        .filter_map(|record| record.text("sys_id"))
+        .map(str::to_ascii_lowercase)
+        .collect();
+    sysparm_query
+        .strip_prefix("sys_idIN")
+        .is_some_and(|list| list.split(',').all(|id| found.contains(id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sys_ids_are_checked_and_lower_cased() {
+        assert_eq!(
+            parse_sys_id("6816F79CC0A8016401C5A33BE04BE441"),
+            Ok(ItsmUserId::new("6816f79cc0a8016401c5a33be04be441"))
+        );
+        for bad in [
+            "",
+            "6816f79cc0a8016401c5a33be04be44",
+            "6816f79cc0a8016401c5a33be04be4411",
+            "6816f79cc0a8016401c5a33be04be44g",
+            "6816f79cc0a8016401c5a33be04be44^",
+        ] {
+            let message = parse_sys_id(bad).expect_err(bad);
+            assert!(message.contains("sys_id"), "{message}");
+        }
     }
 }
