@@ -52,25 +52,20 @@ impl Faults {
         let mut fault = self.0.lock().expect("the fault lock is never poisoned");
         match &mut *fault {
             Fault::None => None,
-            Fault::Down => Some(
-                ResponseTemplate::new(503)
-                    .insert_header("content-type", "text/html")
-                    .set_body_string("<html><body><h1>503 Service Unavailable</h1></body></html>"),
-            ),
+            Fault::Down => Some(ResponseTemplate::new(503).set_body_raw(
+                "<html><body><h1>503 Service Unavailable</h1></body></html>",
+                "text/html",
+            )),
             Fault::Slow(_) => None,
-            Fault::Hibernating => Some(
-                ResponseTemplate::new(200)
-                    .insert_header("content-type", "text/html; charset=utf-8")
-                    .set_body_string(
-                        "<html><head><title>Hibernating Instance</title></head><body>\
-                         <h1>Your instance is hibernating</h1><a href=\"#\">Sign in</a></body></html>",
-                    ),
-            ),
-            Fault::AuthRejected => Some(
-                ResponseTemplate::new(401)
-                    .insert_header("content-type", "application/json")
-                    .set_body_string(r#"{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}"#),
-            ),
+            Fault::Hibernating => Some(ResponseTemplate::new(200).set_body_raw(
+                "<html><head><title>Hibernating Instance</title></head><body>\
+                 <h1>Your instance is hibernating</h1><a href=\"#\">Sign in</a></body></html>",
+                "text/html; charset=utf-8",
+            )),
+            Fault::AuthRejected => Some(ResponseTemplate::new(401).set_body_raw(
+                r#"{"error":{"message":"User Not Authenticated","detail":"Required to provide Auth information"},"status":"failure"}"#,
+                "application/json",
+            )),
             Fault::RateLimited {
                 retry_after_seconds,
                 times,
@@ -103,8 +98,10 @@ impl Faults {
 fn rate_limited(seconds: u64) -> ResponseTemplate {
     ResponseTemplate::new(429)
         .insert_header("retry-after", seconds.to_string().as_str())
-        .insert_header("content-type", "application/json")
-        .set_body_string(r#"{"error":{"message":"Rate limit exceeded","detail":"Rate limit of 100 requests per hour exceeded"},"status":"failure"}"#)
+        .set_body_raw(
+            r#"{"error":{"message":"Rate limit exceeded","detail":"Rate limit of 100 requests per hour exceeded"},"status":"failure"}"#,
+            "application/json",
+        )
 }
 
 /// Applies the slow fault to an answer.
@@ -207,9 +204,8 @@ pub async fn start_server(
 
 /// A JSON answer with the content type the vendors send.
 pub fn json_response(status: u16, body: &serde_json::Value) -> ResponseTemplate {
-    ResponseTemplate::new(status)
-        .insert_header("content-type", "application/json;charset=UTF-8")
-        .set_body_string(body.to_string())
+    // `set_body_string` would replace the content type with text/plain.
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
 }
 
 /// The first value of a query parameter, decoded.
