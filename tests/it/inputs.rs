@@ -26,7 +26,7 @@ password = "literal-secret-value"
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty(), "nothing on stdout for bad input");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for expected in ["line 1", "`identities`", "line 5", "servicenow", "line 6", "https://", "line 11", "env:NAME"] {
+    for expected in ["line 1", "`identities`", "line 5", "servicenow", "line 6", "https://", "line 10", "env:NAME"] {
         assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
     }
     assert!(!stderr.contains("literal-secret-value"), "a refused secret is never echoed");
@@ -42,7 +42,7 @@ async fn a_bad_identities_file_lists_every_problem_and_exits_2() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     for expected in [
-        "identities.toml, line 16",
+        "identities.toml, line 17",
         "also used at line 2",
         "\"FULL_TIME\"",
         "BOSS",
