@@ -250,6 +250,9 @@ impl Lookups {
 }
 
 /// Who the connector's credentials log in as (BOT_CREDENTIAL_MISMATCH).
+// One value per connector per run: its size does not matter, and a box
+// would only add noise wherever it is matched.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialOwner {
     Known(ItsmUser),
