@@ -646,7 +646,10 @@ mod tests {
         tokio::time::advance(Duration::from_secs(4)).await;
         assert!(budget.try_spend(Duration::from_secs(5), Duration::from_secs(10)));
         assert_eq!(budget.spent, Duration::from_secs(9));
-        assert!(!budget.try_spend(Duration::from_secs(2), Duration::from_secs(10)));
+        // A 2 s wait inside the counted one adds nothing; one ending 2 s after
+        // it adds those 2 s, and 11 s is over the budget.
+        assert!(budget.try_spend(Duration::from_secs(2), Duration::from_secs(10)));
+        assert!(!budget.try_spend(Duration::from_secs(7), Duration::from_secs(10)));
     }
 
     #[test]
