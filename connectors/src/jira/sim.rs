@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Caller, Faults, SimCredentials, json_response, query_param, query_params};
+use crate::sim::{Caller, Faults, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
 /// hides: the search still matches it, but it is never returned.
@@ -242,6 +242,13 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
             .mount(server)
             .await;
     }
+}
+
+/// A JSON answer. Not `crate::sim::json_response`: wiremock's
+/// `set_body_string` replaces its content type with `text/plain`, which the
+/// connector rightly refuses as not the API's JSON.
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
 }
 
 /// Jira's ErrorCollection.
