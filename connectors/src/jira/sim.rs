@@ -1,15 +1,457 @@
-//! Skeleton, replaced by the full simulator.
+//! Jira Cloud simulator: serves fixture users through the four user
+//! endpoints the connector uses, with Jira's own semantics (search is a
+//! case-insensitive prefix match over active users only, bulk returns
+//! inactive users too, hidden e-mail addresses are never returned, every
+//! endpoint wants a credential). `demo`, `simulate` and the tests share it.
+//!
+//! Never answers from canned per-test responses and never writes the data it
+//! was given: each answer is computed from the fixture and the request.
 
-use wiremock::MockServer;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
-use crate::sim::Faults;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-pub struct SimData;
+use crate::sim::{Caller, Faults, SimCredentials, query_param, query_params};
+
+/// The fixture key for an e-mail address the user's profile visibility
+/// hides: the search still matches it, but it is never returned.
+const HIDDEN_EMAIL_KEY: &str = "itsmid_sim_hidden_email";
+
+const SEARCH_DEFAULT_PAGE: usize = 50;
+/// Jira applies `startAt`/`maxResults` only up to the thousandth user.
+const SEARCH_MAX_USERS: usize = 1_000;
+const BULK_DEFAULT_PAGE: usize = 10;
+const BULK_MAX_PAGE: usize = 200;
+
+/// The fixture file: `values` holds User objects in the API's own shape,
+/// `simulator` the credentials the simulator accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FixtureFile {
+    values: Vec<Value>,
+    #[serde(default)]
+    simulator: SimCredentials,
+}
+
+/// One fixture user: the fields the simulator's semantics read, and the
+/// object to send (without the hidden e-mail).
+#[derive(Debug, Clone)]
+struct SimUser {
+    account_id: String,
+    active: bool,
+    display_name: String,
+    email: Option<String>,
+    hidden_email: Option<String>,
+    shown: Map<String, Value>,
+}
+
+/// Validated simulator data.
+#[derive(Debug, Clone)]
+pub struct SimData {
+    users: Vec<SimUser>,
+    credentials: SimCredentials,
+}
 
 impl SimData {
-    pub fn parse(_text: &str) -> Result<SimData, String> {
-        Ok(SimData)
+    /// Parses and checks fixture text; the error names the user and the
+    /// field that is wrong.
+    pub fn parse(text: &str) -> Result<SimData, String> {
+        let mut deserializer = serde_json::Deserializer::from_str(text);
+        let file: FixtureFile = serde_path_to_error::deserialize(&mut deserializer)
+            .map_err(|err| format!("at `{}`: {}", err.path(), err.inner()))?;
+        let mut users = Vec::with_capacity(file.values.len());
+        let mut seen = BTreeSet::new();
+        for (index, value) in file.values.into_iter().enumerate() {
+            let user = parse_user(index, value)?;
+            if !seen.insert(user.account_id.clone()) {
+                return Err(format!(
+                    "values[{index}]: accountId {} is used by an earlier user; accountIds are unique",
+                    user.account_id
+                ));
+            }
+            users.push(user);
+        }
+        let basic = file.simulator.basic.iter().map(|a| (&a.username, &a.user));
+        let bearer = file.simulator.bearer.iter().map(|a| (&a.token, &a.user));
+        for (index, (_, user)) in basic.chain(bearer).enumerate() {
+            if let Some(user) = user
+                && !seen.contains(user)
+            {
+                return Err(format!(
+                    "simulator credential {index}: user {user} is not the accountId of any user in `values`"
+                ));
+            }
+        }
+        Ok(SimData {
+            users,
+            credentials: file.simulator,
+        })
     }
 }
 
-pub async fn mount(_server: &MockServer, _data: SimData, _faults: Faults) {}
+fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
+    let Value::Object(mut object) = value else {
+        return Err(format!("values[{index}]: a user must be a JSON object"));
+    };
+    let account_id = match object.get("accountId") {
+        Some(Value::String(id)) => {
+            super::parse_account_id(id)
+                .map_err(|why| format!("values[{index}]: accountId: {why}"))?
+                .0
+        }
+        Some(_) => return Err(format!("values[{index}]: accountId must be a string")),
+        None => return Err(format!("values[{index}]: the user has no accountId")),
+    };
+    let active = match object.get("active") {
+        Some(Value::Bool(active)) => *active,
+        _ => {
+            return Err(format!(
+                "values[{index}] ({account_id}): `active` must be true or false"
+            ));
+        }
+    };
+    let text = |object: &Map<String, Value>, key: &str| -> Result<Option<String>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!(
+                "values[{index}] ({account_id}): `{key}` must be a string or null"
+            )),
+        }
+    };
+    let display_name = text(&object, "displayName")?.unwrap_or_default();
+    let email = text(&object, "emailAddress")?;
+    let hidden_email = text(&object, HIDDEN_EMAIL_KEY)?;
+    if email.is_some() && hidden_email.is_some() {
+        return Err(format!(
+            "values[{index}] ({account_id}): a user has either a visible `emailAddress` or `{HIDDEN_EMAIL_KEY}`, not both"
+        ));
+    }
+    object.remove(HIDDEN_EMAIL_KEY);
+    Ok(SimUser {
+        account_id,
+        active,
+        display_name,
+        email,
+        hidden_email,
+        shown: object,
+    })
+}
+
+/// Everything a responder reads; shared by all endpoints.
+struct State {
+    users: Vec<SimUser>,
+    by_id: HashMap<String, usize>,
+    credentials: SimCredentials,
+    base: String,
+    faults: Faults,
+}
+
+impl State {
+    fn user(&self, account_id: &str) -> Option<&SimUser> {
+        self.by_id
+            .get(account_id)
+            .and_then(|&index| self.users.get(index))
+    }
+
+    /// The user as Jira sends it: `self` pointing here, `key` and `name`
+    /// blanked as in Atlassian's examples, the hidden e-mail left out.
+    fn render(&self, user: &SimUser) -> Value {
+        let mut object = user.shown.clone();
+        object.insert(
+            "self".into(),
+            Value::String(format!(
+                "{}/rest/api/3/user?accountId={}",
+                self.base,
+                encode(&user.account_id)
+            )),
+        );
+        object.insert("key".into(), Value::String(String::new()));
+        object.insert("name".into(), Value::String(String::new()));
+        Value::Object(object)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Search,
+    Bulk,
+    User,
+    Myself,
+}
+
+struct Responder {
+    state: Arc<State>,
+    endpoint: Endpoint,
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let faults = &self.state.faults;
+        let template = if let Some(forced) = faults.intercept() {
+            forced
+        } else {
+            match self.state.credentials.authenticate(request) {
+                None => json_response(
+                    401,
+                    &json!({"message": "Client must be authenticated to access this resource.", "status-code": 401}),
+                ),
+                Some(caller) => match self.endpoint {
+                    Endpoint::Search => search(&self.state, request),
+                    Endpoint::Bulk => bulk(&self.state, request),
+                    Endpoint::User => user(&self.state, request),
+                    Endpoint::Myself => myself(&self.state, &caller),
+                },
+            }
+        };
+        crate::sim::with_delay(faults, template)
+    }
+}
+
+/// Mounts the simulator's endpoints on `server`.
+pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
+    let by_id = data
+        .users
+        .iter()
+        .enumerate()
+        .map(|(index, user)| (user.account_id.clone(), index))
+        .collect();
+    let state = Arc::new(State {
+        users: data.users,
+        by_id,
+        credentials: data.credentials,
+        base: server.uri(),
+        faults,
+    });
+    for (route, endpoint) in [
+        ("/rest/api/3/user/search", Endpoint::Search),
+        ("/rest/api/3/user/bulk", Endpoint::Bulk),
+        ("/rest/api/3/user", Endpoint::User),
+        ("/rest/api/3/myself", Endpoint::Myself),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(Responder {
+                state: Arc::clone(&state),
+                endpoint,
+            })
+            .mount(server)
+            .await;
+    }
+}
+
+/// A JSON answer. Not `crate::sim::json_response`: wiremock's
+/// `set_body_string` replaces its content type with `text/plain`, which the
+/// connector rightly refuses as not the API's JSON.
+fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
+}
+
+/// Jira's ErrorCollection.
+fn error_collection(status: u16, message: &str) -> ResponseTemplate {
+    json_response(status, &json!({"errorMessages": [message], "errors": {}}))
+}
+
+/// A non-negative integer query parameter, its default when absent; the
+/// error is the 400 message Jira would send.
+fn number(request: &Request, name: &str, default: usize) -> Result<usize, String> {
+    match query_param(request, name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| format!("The '{name}' parameter must be a non-negative whole number.")),
+    }
+}
+
+/// `startAt` and `maxResults`, or the message of Jira's 400 for a bad one.
+fn paging(request: &Request, default_page: usize) -> Result<(usize, usize), String> {
+    Ok((
+        number(request, "startAt", 0)?,
+        number(request, "maxResults", default_page)?,
+    ))
+}
+
+fn non_empty_param(request: &Request, name: &str) -> Option<String> {
+    query_param(request, name).filter(|v| !v.is_empty())
+}
+
+/// `/rest/api/3/user/search`: active users whose displayName or e-mail
+/// (visible or hidden) starts with `query`, or the one with `accountId`.
+fn search(state: &State, request: &Request) -> ResponseTemplate {
+    let query = non_empty_param(request, "query");
+    let account_id = non_empty_param(request, "accountId");
+    let (start_at, max_results) = match paging(request, SEARCH_DEFAULT_PAGE) {
+        Ok(paging) => paging,
+        Err(message) => return error_collection(400, &message),
+    };
+    let matches: Vec<&SimUser> = match (query, account_id) {
+        (None, None) => {
+            return error_collection(
+                400,
+                "One of 'query' or 'accountId' query parameters must be provided.",
+            );
+        }
+        (Some(_), Some(_)) => {
+            return error_collection(
+                400,
+                "The 'query' and 'accountId' query parameters cannot be used together.",
+            );
+        }
+        (Some(query), None) => {
+            let query = query.to_lowercase();
+            let starts = |field: Option<&String>| {
+                field.is_some_and(|value| value.to_lowercase().starts_with(&query))
+            };
+            state
+                .users
+                .iter()
+                .filter(|u| u.active)
+                .filter(|u| {
+                    starts(Some(&u.display_name))
+                        || starts(u.email.as_ref())
+                        || starts(u.hidden_email.as_ref())
+                })
+                .collect()
+        }
+        (None, Some(account_id)) => state
+            .user(&account_id)
+            .filter(|u| u.active)
+            .into_iter()
+            .collect(),
+    };
+    let page: Vec<Value> = matches
+        .into_iter()
+        .take(SEARCH_MAX_USERS)
+        .skip(start_at)
+        .take(max_results)
+        .map(|u| state.render(u))
+        .collect();
+    json_response(200, &Value::Array(page))
+}
+
+/// `/rest/api/3/user/bulk`: the users asked for, in the order asked,
+/// inactive ones included, as a PageBeanUser.
+fn bulk(state: &State, request: &Request) -> ResponseTemplate {
+    let mut asked = Vec::new();
+    for id in query_params(request, "accountId") {
+        if !id.is_empty() && !asked.contains(&id) {
+            asked.push(id);
+        }
+    }
+    if asked.is_empty() {
+        return error_collection(400, "The 'accountId' query parameter must be provided.");
+    }
+    let (start_at, max_results) = match paging(request, BULK_DEFAULT_PAGE) {
+        Ok((start_at, max_results)) => (start_at, max_results.clamp(1, BULK_MAX_PAGE)),
+        Err(message) => return error_collection(400, &message),
+    };
+    let found: Vec<&SimUser> = asked.iter().filter_map(|id| state.user(id)).collect();
+    let total = found.len();
+    let values: Vec<Value> = found
+        .into_iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|u| state.render(u))
+        .collect();
+    let next = start_at.saturating_add(values.len());
+    let is_last = next >= total;
+    let page_url = |start: usize| {
+        let mut url = format!("{}/rest/api/3/user/bulk?", state.base);
+        for id in &asked {
+            url.push_str("accountId=");
+            url.push_str(&encode(id));
+            url.push('&');
+        }
+        url.push_str(&format!("startAt={start}&maxResults={max_results}"));
+        url
+    };
+    let mut page = json!({
+        "self": page_url(start_at),
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": total,
+        "isLast": is_last,
+        "values": values,
+    });
+    if !is_last && let Value::Object(object) = &mut page {
+        object.insert("nextPage".into(), Value::String(page_url(next)));
+    }
+    json_response(200, &page)
+}
+
+/// `/rest/api/3/user?accountId=`: one user, active or not.
+fn user(state: &State, request: &Request) -> ResponseTemplate {
+    let Some(account_id) = non_empty_param(request, "accountId") else {
+        return error_collection(400, "The 'accountId' query parameter must be provided.");
+    };
+    match state.user(&account_id) {
+        Some(user) => json_response(200, &state.render(user)),
+        None => error_collection(
+            404,
+            "Specified user does not exist or you do not have required permissions",
+        ),
+    }
+}
+
+/// `/rest/api/3/myself`: the user the credential belongs to. A credential
+/// without a `user` answers 404, so tests can stage "cannot say".
+fn myself(state: &State, caller: &Caller) -> ResponseTemplate {
+    let owner = match caller {
+        Caller::Basic { user, .. } | Caller::Bearer { user } => user.as_deref(),
+    };
+    match owner.and_then(|id| state.user(id)) {
+        Some(user) => json_response(200, &state.render(user)),
+        None => error_collection(
+            404,
+            "Specified user does not exist or you do not have required permissions",
+        ),
+    }
+}
+
+fn encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_top_level_keys_are_refused_by_name() {
+        let err = SimData::parse(r#"{"values": [], "users": []}"#).unwrap_err();
+        assert!(err.contains("users"), "{err}");
+    }
+
+    #[test]
+    fn a_user_without_an_account_id_is_refused() {
+        let err = SimData::parse(r#"{"values": [{"displayName": "Nobody", "active": true}]}"#)
+            .unwrap_err();
+        assert!(
+            err.contains("values[0]") && err.contains("accountId"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_credential_for_an_unknown_user_is_refused() {
+        let err = SimData::parse(
+            r#"{"values": [], "simulator": {"bearer": [{"token": "t", "user": "5b10ac8d82e05b22cc7d4ef5"}]}}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("5b10ac8d82e05b22cc7d4ef5"), "{err}");
+    }
+
+    #[test]
+    fn a_duplicate_account_id_is_refused() {
+        let err = SimData::parse(
+            r#"{"values": [{"accountId": "abc", "active": true}, {"accountId": "abc", "active": false}]}"#,
+        )
+        .unwrap_err();
+        assert!(err.contains("values[1]"), "{err}");
+    }
+}

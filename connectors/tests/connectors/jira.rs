@@ -1,1 +1,865 @@
-//! Jira Cloud connector tests.
+//! Jira Cloud connector tests: the exact requests sent (repeated
+//! `accountId`s, encoded e-mails, auth headers), Atlassian's sample
+//! answers, every failure mapped to its reason, and the simulator's Jira
+//! semantics seen through the connector.
+//!
+//! No test sleeps: retries use the millisecond backoff of
+//! `support::settings` and `Retry-After: 0`.
+
+use itsmid_connectors::jira::Client;
+use itsmid_connectors::sim::AnySimulator;
+use itsmid_connectors::{
+    Connector, ConnectorError, CredentialOwner, Credentials, ExternalId, ItsmUser, ItsmUserId,
+    Lookup, LookupKey, Lookups, Reason, System,
+};
+use serde_json::json;
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::support::{basic, bearer, fixture, mount_catch_all, settings};
+
+mod simulator;
+
+const BOT_BASIC: &str = "Basic bW92ZXdvcmtzLWJvdEBhY21lLmNvbTpkZW1vLWppcmEtdG9rZW4=";
+const BOT_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
+const PAT_ID: &str = "712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327";
+const FRED_ID: &str = "606b8fb83a516300764cb19d";
+const KIM_ID: &str = "5c9a7e2f1b3d4a0012345678";
+
+fn bot_credentials() -> Credentials {
+    basic("moveworks-bot@acme.com", "demo-jira-token")
+}
+
+fn client(server: &MockServer, credentials: Credentials) -> Client {
+    Client::new(settings(System::Jira, server, credentials)).expect("test settings are valid")
+}
+
+fn by_id(id: &str) -> LookupKey {
+    LookupKey::ItsmUserId(ItsmUserId::new(id))
+}
+
+fn by_email(email: &str) -> LookupKey {
+    LookupKey::ExternalId(ExternalId::new(email))
+}
+
+/// Matches the raw query string, so repeated parameters, their order and
+/// their encoding are checked exactly as sent.
+fn raw_query(expected: impl Into<String>) -> impl Fn(&Request) -> bool + Send + Sync + 'static {
+    let expected = expected.into();
+    move |request: &Request| request.url.query() == Some(expected.as_str())
+}
+
+fn json_answer(body: serde_json::Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
+}
+
+fn user_json(id: &str, email: Option<&str>, name: &str, active: bool) -> serde_json::Value {
+    let mut user = json!({
+        "self": format!("https://acme.atlassian.net/rest/api/3/user?accountId={id}"),
+        "accountId": id,
+        "accountType": "atlassian",
+        "active": active,
+        "displayName": name,
+        "timeZone": "Europe/Berlin",
+    });
+    if let (Some(email), Some(object)) = (email, user.as_object_mut()) {
+        object.insert("emailAddress".into(), json!(email));
+    }
+    user
+}
+
+fn found<'a>(lookups: &'a Lookups, key: &LookupKey) -> &'a ItsmUser {
+    match lookups.get(key) {
+        Some(Lookup::Found(user)) => user,
+        other => panic!("{key:?}: expected Found, got {other:?}"),
+    }
+}
+
+fn not_found_note(lookups: &Lookups, key: &LookupKey) -> Option<String> {
+    match lookups.get(key) {
+        Some(Lookup::NotFound { note }) => note.clone(),
+        other => panic!("{key:?}: expected NotFound, got {other:?}"),
+    }
+}
+
+async fn requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .len()
+}
+
+// --- accountIds through /user/bulk -------------------------------------
+
+#[tokio::test]
+async fn account_ids_are_verified_in_one_bulk_request_with_each_id_repeated() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .and(raw_query(format!(
+            "accountId={BOT_ID}&accountId={FRED_ID}&accountId=712020%3A6b1f7b04-6e9e-4276-b4d8-4d7b1678e327&startAt=0&maxResults=3"
+        )))
+        .and(header("authorization", BOT_BASIC))
+        .respond_with(json_answer(json!({
+            "isLast": true, "maxResults": 3, "startAt": 0, "total": 2,
+            "values": [
+                user_json(BOT_ID, Some("moveworks-bot@acme.com"), "Moveworks Bot", true),
+                user_json(FRED_ID, Some("former@acme.com"), "Fred Former", false),
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let keys = [by_id(PAT_ID), by_id(BOT_ID), by_id(FRED_ID), by_id(BOT_ID)];
+    let lookups = jira.lookup(&keys).await.expect("lookup succeeds");
+
+    assert_eq!(lookups.outcomes.len(), 3, "one outcome per distinct key");
+    let bot = found(&lookups, &by_id(BOT_ID));
+    assert!(bot.active);
+    assert_eq!(bot.full_name.as_deref(), Some("Moveworks Bot"));
+    let fred = found(&lookups, &by_id(FRED_ID));
+    assert!(!fred.active, "bulk returns inactive users");
+    assert_eq!(not_found_note(&lookups, &by_id(PAT_ID)), None);
+    assert_eq!(jira.http().requests_sent(), 1);
+}
+
+#[tokio::test]
+async fn bulk_pages_are_followed_until_is_last() {
+    let server = MockServer::start().await;
+    let ids = format!("accountId={BOT_ID}&accountId={KIM_ID}&accountId={FRED_ID}");
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .and(raw_query(format!("{ids}&startAt=0&maxResults=3")))
+        .respond_with(json_answer(json!({
+            "isLast": false, "maxResults": 2, "startAt": 0, "total": 3,
+            "nextPage": "https://acme.atlassian.net/rest/api/3/user/bulk?startAt=2",
+            "values": [
+                user_json(BOT_ID, Some("moveworks-bot@acme.com"), "Moveworks Bot", true),
+                user_json(FRED_ID, Some("former@acme.com"), "Fred Former", false),
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .and(raw_query(format!("{ids}&startAt=2&maxResults=3")))
+        .respond_with(json_answer(json!({
+            "isLast": true, "maxResults": 2, "startAt": 2, "total": 3,
+            "values": [user_json(KIM_ID, Some("kim@acme.com"), "Kim Lee", true)]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_id(BOT_ID), by_id(FRED_ID), by_id(KIM_ID)])
+        .await
+        .expect("lookup succeeds");
+
+    assert_eq!(
+        found(&lookups, &by_id(KIM_ID)).external_id,
+        Some(ExternalId::new("kim@acme.com"))
+    );
+    found(&lookups, &by_id(BOT_ID));
+    found(&lookups, &by_id(FRED_ID));
+}
+
+#[tokio::test]
+async fn one_hundred_fifty_account_ids_take_two_bulk_requests() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .and(query_param("startAt", "0"))
+        .respond_with(|request: &Request| {
+            let asked = request
+                .url
+                .query_pairs()
+                .filter(|(key, _)| key == "accountId")
+                .count();
+            json_answer(json!({
+                "isLast": true, "maxResults": asked, "startAt": 0, "total": 0, "values": []
+            }))
+        })
+        .expect(2)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+    let keys: Vec<LookupKey> = (0..150).map(|n| by_id(&format!("{n:024x}"))).collect();
+
+    let lookups = jira.lookup(&keys).await.expect("lookup succeeds");
+
+    assert_eq!(lookups.outcomes.len(), 150);
+    assert_eq!(jira.http().requests_sent(), 2);
+    let sizes: Vec<String> = server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .iter()
+        .map(|r| {
+            r.url
+                .query_pairs()
+                .find(|(key, _)| key == "maxResults")
+                .map(|(_, value)| value.into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(sizes, ["100", "50"]);
+}
+
+#[tokio::test]
+async fn ten_thousand_account_ids_take_one_hundred_requests_against_the_simulator() {
+    let values: Vec<serde_json::Value> = (0..10_000)
+        .map(|n| {
+            json!({"accountId": format!("557058:{n:08x}-b67d-43c7-b30d-6b58d40bd077"),
+                   "accountType": "atlassian", "active": n % 7 != 0,
+                   "displayName": format!("User {n}"), "emailAddress": format!("user{n}@acme.com")})
+        })
+        .collect();
+    let data = json!({
+        "values": values,
+        "simulator": {"bearer": [{"token": "load-test"}]}
+    });
+    let sim = AnySimulator::start(System::Jira, "generated", &data.to_string(), None, false)
+        .await
+        .expect("the simulator starts");
+    let jira = client(&sim.server, bearer("load-test"));
+    let keys: Vec<LookupKey> = (0..10_000)
+        .map(|n| by_id(&format!("557058:{n:08x}-b67d-43c7-b30d-6b58d40bd077")))
+        .collect();
+
+    let lookups = jira.lookup(&keys).await.expect("lookup succeeds");
+
+    assert_eq!(jira.http().requests_sent(), 100);
+    assert!(
+        lookups
+            .outcomes
+            .values()
+            .all(|lookup| matches!(lookup, Lookup::Found(_)))
+    );
+    assert!(!found(&lookups, &keys[0]).active);
+}
+
+// --- e-mails through /user/search --------------------------------------
+
+#[tokio::test]
+async fn each_email_is_searched_once_with_plus_and_at_encoded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(raw_query("query=pat%2Bjira%40acme.com"))
+        .and(header("authorization", BOT_BASIC))
+        .respond_with(json_answer(json!([user_json(
+            PAT_ID,
+            Some("Pat+Jira@acme.com"),
+            "Pat Contractor",
+            true
+        )])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let keys = [
+        by_email("pat+jira@acme.com"),
+        by_email("PAT+JIRA@acme.com"),
+        by_email("pat+jira@acme.com"),
+    ];
+    let lookups = jira.lookup(&keys).await.expect("lookup succeeds");
+
+    assert_eq!(lookups.outcomes.len(), 2);
+    for key in &keys {
+        let pat = found(&lookups, key);
+        assert_eq!(pat.itsm_user_id, ItsmUserId::new(PAT_ID));
+        assert_eq!(pat.external_id, Some(ExternalId::new("Pat+Jira@acme.com")));
+    }
+}
+
+#[tokio::test]
+async fn prefix_matches_are_filtered_to_the_exact_email() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "bob@x.co"))
+        .respond_with(json_answer(json!([
+            user_json(
+                "5b10ac8d82e05b22cc7d4e01",
+                Some("bob@x.com"),
+                "Bob Com",
+                true
+            ),
+            user_json("5b10ac8d82e05b22cc7d4e02", Some("Bob@X.co"), "Bob Co", true),
+            user_json(
+                "5b10ac8d82e05b22cc7d4e03",
+                Some("bob@x.co.uk"),
+                "Bob Uk",
+                true
+            ),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("bob@x.co")])
+        .await
+        .expect("lookup succeeds");
+
+    let bob = found(&lookups, &by_email("bob@x.co"));
+    assert_eq!(bob.itsm_user_id.as_str(), "5b10ac8d82e05b22cc7d4e02");
+}
+
+#[tokio::test]
+async fn two_users_with_the_same_email_are_ambiguous() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "shared@acme.com"))
+        .respond_with(json_answer(json!([
+            user_json(
+                "5b10ac8d82e05b22cc7d4e01",
+                Some("shared@acme.com"),
+                "One",
+                true
+            ),
+            user_json(
+                "5b10ac8d82e05b22cc7d4e02",
+                Some("SHARED@acme.com"),
+                "Two",
+                true
+            ),
+        ])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("shared@acme.com")])
+        .await
+        .expect("lookup succeeds");
+
+    match lookups.get(&by_email("shared@acme.com")) {
+        Some(Lookup::Ambiguous(users)) => assert_eq!(users.len(), 2),
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_hidden_email_is_not_found_with_a_note_to_store_the_account_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "hana@acme.com"))
+        .respond_with(json_answer(json!([{
+            "accountId": "5d53f3cbc6b9320d9ea5bdc2", "accountType": "atlassian",
+            "active": true, "displayName": "Hana Hidden", "emailAddress": null
+        }])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("hana@acme.com")])
+        .await
+        .expect("lookup succeeds");
+
+    let note = not_found_note(&lookups, &by_email("hana@acme.com")).expect("a note");
+    assert!(note.contains("hidden"), "{note}");
+    assert!(note.contains("accountId"), "{note}");
+    assert!(note.contains("ITSM User ID"), "{note}");
+}
+
+#[tokio::test]
+async fn an_email_with_no_match_is_not_found_with_a_note_that_search_shows_only_active_users() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "former@acme.com"))
+        .respond_with(json_answer(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("former@acme.com")])
+        .await
+        .expect("lookup succeeds");
+
+    let note = not_found_note(&lookups, &by_email("former@acme.com")).expect("a note");
+    assert!(note.contains("only active users"), "{note}");
+    assert!(note.contains("stored accountId"), "{note}");
+}
+
+#[tokio::test]
+async fn a_full_search_page_is_followed_to_the_next_one() {
+    let server = MockServer::start().await;
+    let crowd: Vec<serde_json::Value> = (0..50)
+        .map(|n| {
+            user_json(
+                &format!("{n:024x}"),
+                Some(&format!("ann@acme.com{n}")),
+                "Ann",
+                true,
+            )
+        })
+        .collect();
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(raw_query("query=ann%40acme.com"))
+        .respond_with(json_answer(json!(crowd)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(raw_query("query=ann%40acme.com&startAt=50"))
+        .respond_with(json_answer(json!([user_json(
+            "5b10ac8d82e05b22cc7d4ea1",
+            Some("ann@acme.com"),
+            "Ann",
+            true
+        )])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("ann@acme.com")])
+        .await
+        .expect("lookup succeeds");
+
+    assert_eq!(
+        found(&lookups, &by_email("ann@acme.com"))
+            .itsm_user_id
+            .as_str(),
+        "5b10ac8d82e05b22cc7d4ea1"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_email_and_a_malformed_account_id_are_refused_without_a_request() {
+    let server = MockServer::start().await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+    let keys = [
+        by_email("  "),
+        by_id("pat@acme.com"),
+        by_id("abc&accountId=def"),
+    ];
+
+    let lookups = jira.lookup(&keys).await.expect("nothing to send");
+
+    for key in &keys {
+        assert!(
+            matches!(lookups.get(key), Some(Lookup::Refused(_))),
+            "{key:?}"
+        );
+    }
+    assert_eq!(requests(&server).await, 0);
+}
+
+// --- credentials and auth headers --------------------------------------
+
+#[tokio::test]
+async fn myself_names_the_credentials_owner_with_bearer_auth() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .and(header("authorization", "Bearer demo-jira-bearer"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("jira/myself-200.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bearer("demo-jira-bearer"));
+
+    let owner = jira.whoami().await.expect("myself answers");
+
+    let CredentialOwner::Known(user) = owner else {
+        panic!("expected a known owner, got {owner:?}");
+    };
+    assert_eq!(user.itsm_user_id.as_str(), "5b10a2844c20165700ede21g");
+    assert_eq!(user.external_id, Some(ExternalId::new("mia@example.com")));
+    assert_eq!(user.full_name.as_deref(), Some("Mia Krystof"));
+    assert_eq!(user.time_zone.as_deref(), Some("Australia/Sydney"));
+}
+
+#[tokio::test]
+async fn myself_answering_404_means_the_owner_is_unknown() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .and(header("authorization", BOT_BASIC))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    assert_eq!(
+        jira.whoami().await.expect("404 is an answer"),
+        CredentialOwner::Unknown
+    );
+}
+
+#[tokio::test]
+async fn the_bot_must_be_in_the_danmarkshavn_time_zone() {
+    let server = MockServer::start().await;
+    let jira = client(&server, bot_credentials());
+    let mut bot = ItsmUser {
+        itsm_user_id: ItsmUserId::new(BOT_ID),
+        external_id: Some(ExternalId::new("moveworks-bot@acme.com")),
+        active: true,
+        first_name: None,
+        last_name: None,
+        full_name: Some("Moveworks Bot".into()),
+        account_type: Some("atlassian".into()),
+        time_zone: Some("America/Danmarkshavn".into()),
+        inactive_reason: None,
+        record_kind: None,
+    };
+    assert!(jira.bot_setting_problems(&bot).is_empty());
+
+    bot.time_zone = Some("Europe/Berlin".into());
+    let problems = jira.bot_setting_problems(&bot);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].setting, "timeZone");
+    assert_eq!(problems[0].expected, "America/Danmarkshavn");
+    assert_eq!(problems[0].actual.as_deref(), Some("Europe/Berlin"));
+
+    bot.time_zone = None;
+    assert_eq!(jira.bot_setting_problems(&bot)[0].actual, None);
+}
+
+// --- Atlassian's sample answers ----------------------------------------
+
+#[tokio::test]
+async fn the_bulk_sample_parses_into_a_user_with_only_a_full_name() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .and(raw_query(
+            "accountId=5b10a2844c20165700ede21g&startAt=0&maxResults=1",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("jira/user-bulk-200.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+    let key = by_id("5b10a2844c20165700ede21g");
+
+    let lookups = jira
+        .lookup(std::slice::from_ref(&key))
+        .await
+        .expect("lookup succeeds");
+
+    assert_eq!(
+        found(&lookups, &key),
+        &ItsmUser {
+            itsm_user_id: ItsmUserId::new("5b10a2844c20165700ede21g"),
+            external_id: Some(ExternalId::new("mia@example.com")),
+            active: true,
+            first_name: None,
+            last_name: None,
+            full_name: Some("Mia Krystof".into()),
+            account_type: Some("atlassian".into()),
+            time_zone: Some("Australia/Sydney".into()),
+            inactive_reason: None,
+            record_kind: None,
+        }
+    );
+}
+
+#[tokio::test]
+async fn the_search_sample_without_emails_explains_the_hidden_email() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "mia@example.com"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("jira/user-search-200.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let lookups = jira
+        .lookup(&[by_email("mia@example.com")])
+        .await
+        .expect("lookup succeeds");
+
+    let note = not_found_note(&lookups, &by_email("mia@example.com")).expect("a note");
+    assert!(note.contains("hidden"), "{note}");
+}
+
+#[tokio::test]
+async fn a_user_without_an_active_flag_is_a_bad_response() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            fixture("jira/airbyte-users-fixture.json"),
+            "application/json",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira
+        .lookup(&[by_email("integration-test@airbyte.io")])
+        .await
+        .expect_err("a user that does not say whether it is active cannot be judged");
+
+    assert_eq!(err.reason(), Reason::BadResponse);
+    assert!(err.to_string().contains("active"), "{err}");
+}
+
+// --- failures ------------------------------------------------------------
+
+#[tokio::test]
+async fn a_401_is_auth_failed_whatever_its_body_and_nothing_more_is_sent() {
+    let bodies = [
+        ("application/json", fixture("jira/error-401-not-authenticated.json")),
+        (
+            "application/xml",
+            "<status><status-code>401</status-code><message>Client must be authenticated to access this resource.</message></status>".to_owned(),
+        ),
+        (
+            "text/html",
+            "<html><head><title>Unauthorized (401)</title></head><body>Log in</body></html>"
+                .to_owned(),
+        ),
+        (
+            "text/plain",
+            "Basic authentication with passwords is deprecated.".to_owned(),
+        ),
+    ];
+    for (content_type, body) in bodies {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(401).set_body_raw(body, content_type))
+            .expect(1)
+            .mount(&server)
+            .await;
+        mount_catch_all(&server).await;
+        let jira = client(&server, bot_credentials());
+        let keys = [
+            by_id(BOT_ID),
+            by_email("pat@acme.com"),
+            by_email("kim@acme.com"),
+        ];
+
+        let err = jira.lookup(&keys).await.expect_err("401 fails the lookup");
+        assert_eq!(err.reason(), Reason::AuthFailed, "{content_type}");
+        let again = jira.whoami().await.expect_err("blocked after a 401");
+        assert!(
+            matches!(again, ConnectorError::AuthBlocked { .. }),
+            "{again}"
+        );
+
+        assert_eq!(requests(&server).await, 1, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn a_403_is_auth_failed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_raw(r#"{"errorMessages":["You do not have the permission to see the specified user."],"errors":{}}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira
+        .lookup(&[by_email("pat@acme.com")])
+        .await
+        .expect_err("403 fails");
+
+    assert_eq!(err.reason(), Reason::AuthFailed);
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_and_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .insert_header("ratelimit-reason", "jira-burst-based"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("jira/myself-200.json"), "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let owner = jira.whoami().await.expect("the retry succeeds");
+
+    assert!(matches!(owner, CredentialOwner::Known(_)));
+    assert_eq!(jira.http().requests_sent(), 2);
+    assert_eq!(jira.http().rate_limit_waits(), 1);
+}
+
+#[tokio::test]
+async fn a_persistent_429_is_rate_limited() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .expect(4)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira
+        .lookup(&[by_email("pat@acme.com")])
+        .await
+        .expect_err("still limited");
+
+    assert_eq!(err.reason(), Reason::RateLimited);
+}
+
+#[tokio::test]
+async fn a_500_is_unreachable_after_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(4)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira.lookup(&[by_id(BOT_ID)]).await.expect_err("down");
+
+    assert_eq!(err.reason(), Reason::Unreachable);
+}
+
+#[tokio::test]
+async fn an_html_page_with_200_is_a_bad_response() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/bulk"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            "<html><body>Your site is being upgraded</body></html>",
+            "text/html; charset=utf-8",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira.lookup(&[by_id(BOT_ID)]).await.expect_err("not JSON");
+
+    assert_eq!(err.reason(), Reason::BadResponse);
+}
+
+#[tokio::test]
+async fn a_400_from_search_is_a_bad_response() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_raw(r#"{"errorMessages":["The query parameter 'username' is not supported in GDPR strict mode."],"errors":{}}"#, "application/json"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+
+    let err = jira
+        .lookup(&[by_email("pat@acme.com")])
+        .await
+        .expect_err("400");
+
+    assert_eq!(err.reason(), Reason::BadResponse);
+}
+
+/// A listener that accepts each connection and closes it at once: a
+/// dropped connection, which wiremock cannot stage.
+async fn closing_listener() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_unreachable() {
+    let server = MockServer::start().await;
+    let addr = closing_listener().await;
+    let mut settings = settings(System::Jira, &server, bot_credentials());
+    settings.base_url = format!("http://{addr}").parse().expect("a valid URL");
+    let jira = Client::new(settings).expect("test settings are valid");
+
+    let err = jira.lookup(&[by_id(BOT_ID)]).await.expect_err("no answer");
+
+    assert_eq!(err.reason(), Reason::Unreachable, "{err}");
+    assert_eq!(
+        jira.http().requests_sent(),
+        4,
+        "retried like any transport error"
+    );
+}
