@@ -11,7 +11,9 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use itsmid_connectors::{ConnectorSettings, Credentials, HttpSettings, Integration, System};
+use itsmid_connectors::{
+    ConnectorSettings, Credentials, HttpSettings, Integration, OAuthGrant, System, TokenScheme,
+};
 use secrecy::SecretString;
 use url::Url;
 
@@ -709,18 +711,42 @@ pub fn connector_settings(connector: &ConnectorConfig) -> Result<ConnectorSettin
         AuthConfig::AuthToken { token } => Credentials::AuthToken {
             token: resolve(token)?,
         },
-        AuthConfig::ClientCredentials { .. } | AuthConfig::ZohoOauth { .. } => {
-            return Err(format!(
-                "auth type of `{}` fetches tokens, which this version does not do yet",
-                connector.integration
-            ));
-        }
+        AuthConfig::ClientCredentials {
+            token_url,
+            client_id,
+            client_secret,
+            ..
+        } => Credentials::OAuth(OAuthGrant {
+            token_url: token_url.clone(),
+            client_id: client_id.clone(),
+            client_secret: resolve(client_secret)?,
+            refresh_token: None,
+            scheme: TokenScheme::Bearer,
+        }),
+        AuthConfig::ZohoOauth {
+            token_url,
+            client_id,
+            client_secret,
+            refresh_token,
+        } => Credentials::OAuth(OAuthGrant {
+            token_url: token_url.clone(),
+            client_id: client_id.clone(),
+            client_secret: resolve(client_secret)?,
+            refresh_token: Some(resolve(refresh_token)?),
+            scheme: TokenScheme::ZohoOauthtoken,
+        }),
+    };
+    let instance_url = match &connector.auth {
+        AuthConfig::Bearer { instance_url, .. }
+        | AuthConfig::ClientCredentials { instance_url, .. } => instance_url.clone(),
+        _ => None,
     };
     Ok(ConnectorSettings {
         integration: connector.integration.clone(),
         system: connector.system,
         base_url: connector.base_url.clone(),
         credentials,
+        instance_url,
         lookup_field: connector
             .lookup_by
             .clone()
@@ -818,8 +844,14 @@ mod example_tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
         let config = Config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
         let systems: Vec<System> = config.connectors.iter().map(|c| c.system).collect();
-        let implemented: Vec<System> = System::ALL.into_iter().filter(|s| s.implemented()).collect();
-        assert_eq!(systems, implemented, "one uncommented connector per implemented system");
+        let implemented: Vec<System> = System::ALL
+            .into_iter()
+            .filter(|s| s.implemented())
+            .collect();
+        assert_eq!(
+            systems, implemented,
+            "one uncommented connector per implemented system"
+        );
         assert_eq!(config.sources.len(), 1);
         assert_eq!(config.pipeline.custom_attributes, vec!["office".to_owned()]);
     }

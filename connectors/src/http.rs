@@ -6,6 +6,7 @@
 //! Never logs a query string, a header or a body: queries carry e-mail
 //! addresses and headers carry secrets. URLs appear as origin plus path.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, Once};
@@ -137,7 +138,55 @@ pub enum Credentials {
     AuthToken {
         token: SecretString,
     },
+    /// Access tokens fetched at run time (Salesforce client credentials,
+    /// ManageEngine Cloud's Zoho refresh token).
+    OAuth(OAuthGrant),
 }
+
+/// How to obtain an access token, and how to present it.
+#[derive(Debug, Clone)]
+pub struct OAuthGrant {
+    pub token_url: Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// `Some`: `grant_type=refresh_token` (Zoho); `None`: `client_credentials`.
+    pub refresh_token: Option<SecretString>,
+    pub scheme: TokenScheme,
+}
+
+/// The `Authorization` scheme an access token travels in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenScheme {
+    Bearer,
+    /// `Authorization: Zoho-oauthtoken <token>` (not Bearer).
+    ZohoOauthtoken,
+}
+
+/// An access token obtained in this run; a secret like the others.
+#[derive(Debug, Clone)]
+struct AccessToken {
+    value: SecretString,
+    /// Salesforce answers with the instance the token is valid for.
+    instance_url: Option<Url>,
+}
+
+/// A system's own reading of an answer, for what the status code alone
+/// does not say (Salesforce's daily quota, ManageEngine's `status_code`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The credentials or token were refused.
+    AuthFailed(String),
+    /// Rate limited in a way retrying cannot help (a daily quota): no retry.
+    QuotaExhausted(String),
+    /// Rate limited for now: retried after the wait, or the backoff.
+    RateLimited(Option<Duration>),
+    /// Not the API's answer.
+    BadResponse(String),
+}
+
+/// Reads an answer before the generic status classification; `None` leaves
+/// it to the status code.
+pub type Classifier = fn(&Reply) -> Option<Verdict>;
 
 /// Limits and timeouts of one connector's client.
 #[derive(Debug, Clone)]
@@ -320,6 +369,13 @@ pub struct HttpClient {
     auth_failed: AtomicBool,
     budget: Mutex<WaitBudget>,
     rate_limit_waits: AtomicU32,
+    /// The access token of OAuth credentials, fetched on first use.
+    token: tokio::sync::Mutex<Option<AccessToken>>,
+    /// One token refresh per run after a refused token (SPEC section 5).
+    refreshed: AtomicBool,
+    classifier: Option<Classifier>,
+    /// Facts for the report's system row (a remaining API budget, ...).
+    notes: Mutex<BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -380,6 +436,101 @@ impl HttpClient {
             auth_failed: AtomicBool::new(false),
             budget: Mutex::new(WaitBudget::default()),
             rate_limit_waits: AtomicU32::new(0),
+            token: tokio::sync::Mutex::new(None),
+            refreshed: AtomicBool::new(false),
+            classifier: None,
+            notes: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Lets the connector read answers before the status code decides.
+    pub fn with_classifier(mut self, classifier: Classifier) -> HttpClient {
+        self.classifier = Some(classifier);
+        self
+    }
+
+    /// Records a fact for the report's system row.
+    pub fn set_note(&self, name: &str, value: String) {
+        self.notes
+            .lock()
+            .expect("the notes lock is never poisoned: no code panics under it")
+            .insert(name.to_owned(), value);
+    }
+
+    pub fn notes(&self) -> BTreeMap<String, String> {
+        self.notes
+            .lock()
+            .expect("the notes lock is never poisoned: no code panics under it")
+            .clone()
+    }
+
+    /// The instance URL the access token came with (Salesforce), fetching a
+    /// token first if none is held. `None` for other credentials.
+    pub async fn token_instance_url(&self) -> Result<Option<Url>, ConnectorError> {
+        Ok(self.access_token().await?.and_then(|t| t.instance_url))
+    }
+
+    /// The held access token, fetched if OAuth credentials have none yet.
+    async fn access_token(&self) -> Result<Option<AccessToken>, ConnectorError> {
+        let Credentials::OAuth(grant) = &self.credentials else {
+            return Ok(None);
+        };
+        let mut held = self.token.lock().await;
+        if let Some(token) = held.as_ref() {
+            return Ok(Some(token.clone()));
+        }
+        let token = self.fetch_token(grant).await?;
+        *held = Some(token.clone());
+        Ok(Some(token))
+    }
+
+    /// Posts the grant to the token endpoint. Counted like every request.
+    async fn fetch_token(&self, grant: &OAuthGrant) -> Result<AccessToken, ConnectorError> {
+        #[derive(serde::Deserialize)]
+        struct TokenAnswer {
+            access_token: String,
+            #[serde(default)]
+            instance_url: Option<String>,
+        }
+        let path = grant.token_url.path().to_owned();
+        let reply = self
+            .run_with_retries(&path, &[], || {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("client_id", grant.client_id.as_str()),
+                    ("client_secret", grant.client_secret.expose_secret()),
+                ];
+                match &grant.refresh_token {
+                    Some(refresh) => {
+                        form.push(("grant_type", "refresh_token"));
+                        form.push(("refresh_token", refresh.expose_secret()));
+                    }
+                    None => form.push(("grant_type", "client_credentials")),
+                }
+                Ok(self
+                    .client
+                    .post(grant.token_url.clone())
+                    .header(reqwest::header::ACCEPT, "application/json")
+                    .form(&form))
+            })
+            .await
+            .map_err(|err| match err {
+                // A token endpoint answers 400 to a bad client or grant.
+                ConnectorError::BadResponse { method, path, .. } => ConnectorError::AuthRejected {
+                    integration: self.integration.clone(),
+                    method,
+                    path,
+                    status: StatusCode::BAD_REQUEST,
+                },
+                other => other,
+            })?;
+        let answer: TokenAnswer = reply.json(&self.integration)?;
+        let instance_url = answer
+            .instance_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok());
+        Ok(AccessToken {
+            value: SecretString::from(answer.access_token),
+            instance_url,
         })
     }
 
@@ -417,12 +568,56 @@ impl HttpClient {
     }
 
     /// Sends `spec` with auth, retrying transient failures within the
-    /// attempt limit and the run's backoff budget.
+    /// attempt limit and the run's backoff budget. A refused access token is
+    /// refreshed once per run and the request sent again.
     pub async fn send(&self, spec: &RequestSpec) -> Result<Reply, ConnectorError> {
         let path = spec.url.path().to_owned();
+        let token = self.access_token().await?;
+        let first = self
+            .run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
+            .await;
+        match first {
+            Err(ConnectorError::AuthRejected { .. })
+                if token.is_some() && !self.refreshed.swap(true, Ordering::SeqCst) =>
+            {
+                tracing::info!(integration = %self.integration, %path, "access token refused; fetching a new one once");
+                self.auth_failed.store(false, Ordering::SeqCst);
+                *self.token.lock().await = None;
+                let token = self.access_token().await?;
+                self.run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// Builds one attempt of `spec` with its auth header.
+    fn build(
+        &self,
+        spec: &RequestSpec,
+        token: Option<&AccessToken>,
+    ) -> Result<reqwest::RequestBuilder, String> {
+        let mut request = self
+            .client
+            .request(spec.method.clone(), spec.url.clone())
+            .query(&spec.query)
+            .header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in &spec.headers {
+            request = request.header(name, value);
+        }
+        authorize(request, &self.credentials, token)
+    }
+
+    /// The retry loop, written once for API calls and token requests.
+    async fn run_with_retries(
+        &self,
+        path: &str,
+        accept: &[StatusCode],
+        build: impl Fn() -> Result<reqwest::RequestBuilder, String>,
+    ) -> Result<Reply, ConnectorError> {
         let mut attempt = 1;
         loop {
-            if self.auth_failed.load(Ordering::Relaxed) {
+            if self.auth_failed.load(Ordering::SeqCst) {
                 return Err(ConnectorError::AuthBlocked {
                     integration: self.integration.clone(),
                 });
@@ -434,13 +629,19 @@ impl HttpClient {
                     .await
                     .expect("the semaphore is never closed");
                 self.limiter.until_ready().await;
-                self.attempt(spec, &path).await
+                match build() {
+                    Ok(request) => self.attempt(request, path, accept).await,
+                    Err(detail) => Attempt::Fatal(ConnectorError::Setup {
+                        integration: self.integration.clone(),
+                        detail,
+                    }),
+                }
             };
             match outcome {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fatal(error) => {
-                    if error.reason() == Reason::AuthFailed {
-                        self.auth_failed.store(true, Ordering::Relaxed);
+                    if matches!(error, ConnectorError::AuthRejected { .. }) {
+                        self.auth_failed.store(true, Ordering::SeqCst);
                     }
                     return Err(error);
                 }
@@ -479,24 +680,15 @@ impl HttpClient {
         Duration::from_millis(millis / 2 + fastrand::u64(0..=millis / 2))
     }
 
-    async fn attempt(&self, spec: &RequestSpec, path: &str) -> Attempt {
-        let method = spec.method.clone();
-        let mut request = self
-            .client
-            .request(spec.method.clone(), spec.url.clone())
-            .query(&spec.query)
-            .header(reqwest::header::ACCEPT, "application/json");
-        for (name, value) in &spec.headers {
-            request = request.header(name, value);
-        }
-        request = match authorize(request, &self.credentials) {
-            Ok(request) => request,
-            Err(detail) => {
-                return Attempt::Fatal(ConnectorError::Setup {
-                    integration: self.integration.clone(),
-                    detail,
-                });
-            }
+    async fn attempt(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+        accept: &[StatusCode],
+    ) -> Attempt {
+        let method = match request.try_clone().and_then(|r| r.build().ok()) {
+            Some(built) => built.method().clone(),
+            None => Method::GET,
         };
         self.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
@@ -519,7 +711,7 @@ impl HttpClient {
             method: method.clone(),
             path: path.to_owned(),
         };
-        self.classify(reply, &spec.accept)
+        self.classify(reply, accept)
     }
 
     fn transport_failure(&self, err: reqwest::Error, method: &Method, path: &str) -> Attempt {
@@ -546,12 +738,48 @@ impl HttpClient {
 
     fn classify(&self, reply: Reply, accept: &[StatusCode]) -> Attempt {
         let status = reply.status;
-        if status.is_success() || accept.contains(&status) {
-            return Attempt::Done(reply);
-        }
         let integration = self.integration.clone();
         let method = reply.method.clone();
         let path = reply.path.clone();
+        if let Some(verdict) = self.classifier.and_then(|read| read(&reply)) {
+            return match verdict {
+                Verdict::AuthFailed(detail) => {
+                    tracing::debug!(integration = %integration, %path, %detail, "credentials refused");
+                    Attempt::Fatal(ConnectorError::AuthRejected {
+                        integration,
+                        method,
+                        path,
+                        status,
+                    })
+                }
+                Verdict::QuotaExhausted(detail) => Attempt::Fatal(ConnectorError::RateLimited {
+                    integration,
+                    method,
+                    path,
+                    detail,
+                }),
+                Verdict::RateLimited(wait) => Attempt::Transient {
+                    retry_after: wait
+                        .or_else(|| retry_after(&reply.headers))
+                        .or(Some(self.backoff(1))),
+                    error: ConnectorError::RateLimited {
+                        integration,
+                        method,
+                        path,
+                        detail: "rate limited".into(),
+                    },
+                },
+                Verdict::BadResponse(detail) => Attempt::Fatal(ConnectorError::BadResponse {
+                    integration,
+                    method,
+                    path,
+                    detail,
+                }),
+            };
+        }
+        if status.is_success() || accept.contains(&status) {
+            return Attempt::Done(reply);
+        }
         match status.as_u16() {
             401 | 403 => Attempt::Fatal(ConnectorError::AuthRejected {
                 integration,
@@ -591,6 +819,7 @@ impl HttpClient {
 fn authorize(
     request: reqwest::RequestBuilder,
     credentials: &Credentials,
+    token: Option<&AccessToken>,
 ) -> Result<reqwest::RequestBuilder, String> {
     Ok(match credentials {
         Credentials::Basic { username, password } => {
@@ -604,6 +833,23 @@ fn authorize(
             // reqwest marks basic and bearer values sensitive, not custom ones.
             value.set_sensitive(true);
             request.header("authtoken", value)
+        }
+        Credentials::OAuth(grant) => {
+            let token = token.ok_or_else(|| "no access token was obtained".to_owned())?;
+            match grant.scheme {
+                TokenScheme::Bearer => request.bearer_auth(token.value.expose_secret()),
+                TokenScheme::ZohoOauthtoken => {
+                    let mut value = HeaderValue::from_str(&format!(
+                        "Zoho-oauthtoken {}",
+                        token.value.expose_secret()
+                    ))
+                    .map_err(|_| {
+                        "the access token holds characters a header cannot carry".to_owned()
+                    })?;
+                    value.set_sensitive(true);
+                    request.header(reqwest::header::AUTHORIZATION, value)
+                }
+            }
         }
     })
 }

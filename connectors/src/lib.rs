@@ -16,7 +16,10 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use http::{ConnectorError, Credentials, HttpClient, HttpSettings, Reason};
+pub use http::{
+    Classifier, ConnectorError, Credentials, HttpClient, HttpSettings, OAuthGrant, Reason,
+    TokenScheme, Verdict,
+};
 
 /// The connector's integration id (`snow`, `jira_service_desk`, ...).
 /// Matched case-sensitively: `SNOW` is another integration.
@@ -298,6 +301,9 @@ pub struct ConnectorSettings {
     pub system: System,
     pub base_url: url::Url,
     pub credentials: Credentials,
+    /// The instance API calls go to where it differs from `base_url`
+    /// (Salesforce `instance_url`); a token answer may also name it.
+    pub instance_url: Option<url::Url>,
     /// The field that holds the External ID (`lookup_by`).
     pub lookup_field: String,
     pub http: HttpSettings,

@@ -5,18 +5,31 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::Fault;
 use serde_json::Value;
 
-use crate::support::{BOT, World, codes, entry, entry_of, findings, fixture, system_row, with_user};
+use crate::support::{
+    BOT, World, codes, entry, entry_of, findings, fixture, system_row, with_user,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn check_exits_0_and_verifies_everything_when_all_is_in_order() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "pat@acme.com",
-        &(entry("snow", &[("external_id", "pat.lee"), ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a")])
-            + &entry(
-                "jira_service_desk",
-                &[("external_id", "pat@acme.com"), ("itsm_user_id", "712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327")],
-            )),
+        &(entry(
+            "snow",
+            &[
+                ("external_id", "pat.lee"),
+                ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a"),
+            ],
+        ) + &entry(
+            "jira_service_desk",
+            &[
+                ("external_id", "pat@acme.com"),
+                (
+                    "itsm_user_id",
+                    "712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327",
+                ),
+            ],
+        )),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 0, "{report:#}");
@@ -28,23 +41,38 @@ async fn check_exits_0_and_verifies_everything_when_all_is_in_order() {
     assert_eq!(report["summary"]["errors"], 0);
     let pat = entry_of(&report, "pat@acme.com", "snow");
     assert_eq!(pat["status"], "verified");
-    assert_eq!(pat["found"]["itsm_user_id"], "a8f98bb0eb32010045e1a5115206fe3a");
+    assert_eq!(
+        pat["found"]["itsm_user_id"],
+        "a8f98bb0eb32010045e1a5115206fe3a"
+    );
     assert_eq!(pat["found"]["active"], true);
     assert_eq!(pat["found"]["first_name"], "Pat");
     let snow = system_row(&report, "snow");
     assert_eq!(snow["status"], "ok");
     assert_eq!(snow["reason"], Value::Null);
     assert_eq!(snow["credential_check"], "ok");
-    let requests: u64 = report["systems"].as_array().unwrap().iter().map(|r| r["api_requests"].as_u64().unwrap()).sum();
+    let requests: u64 = report["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["api_requests"].as_u64().unwrap())
+        .sum();
     assert_eq!(report["summary"]["api_requests"].as_u64(), Some(requests));
     let sent = world.snow.server.received_requests().await.unwrap().len() as u64;
-    assert_eq!(snow["api_requests"].as_u64(), Some(sent), "every request is counted");
+    assert_eq!(
+        snow["api_requests"].as_u64(),
+        Some(sent),
+        "every request is counted"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_integration_in_the_wrong_case_is_unknown_with_the_fix_offered() {
     let world = World::start().await;
-    world.write_identities(&with_user("abel@acme.com", &entry("SNOW", &[("external_id", "abel.tuter")])));
+    world.write_identities(&with_user(
+        "abel@acme.com",
+        &entry("SNOW", &[("external_id", "abel.tuter")]),
+    ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
     let found = findings(&report, "UNKNOWN_INTEGRATION");
@@ -52,13 +80,20 @@ async fn an_integration_in_the_wrong_case_is_unknown_with_the_fix_offered() {
     assert_eq!(found[0]["expected"], "snow");
     assert_eq!(found[0]["unique_record_id"], "abel@acme.com");
     assert_eq!(found[0]["severity"], "error");
-    assert_eq!(entry_of(&report, "abel@acme.com", "SNOW")["status"], "unknown_integration");
+    assert_eq!(
+        entry_of(&report, "abel@acme.com", "SNOW")["status"],
+        "unknown_integration"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_connector_without_a_bot_entry_is_reported() {
     let world = World::start().await;
-    let bot_without_jira = BOT.split("[[bot.itsm]]\nintegration = \"jira_service_desk\"").next().unwrap().to_owned();
+    let bot_without_jira = BOT
+        .split("[[bot.itsm]]\nintegration = \"jira_service_desk\"")
+        .next()
+        .unwrap()
+        .to_owned();
     world.write_identities(&bot_without_jira);
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -73,7 +108,8 @@ async fn a_second_entry_for_one_integration_is_a_duplicate() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "pat@acme.com",
-        &(entry("snow", &[("external_id", "pat.lee")]) + &entry("snow", &[("external_id", "abel.tuter")])),
+        &(entry("snow", &[("external_id", "pat.lee")])
+            + &entry("snow", &[("external_id", "abel.tuter")])),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -88,20 +124,33 @@ async fn unknown_users_are_not_found_in_both_systems() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "ghost@acme.com",
-        &(entry("snow", &[("external_id", "gus.ghost")]) + &entry("jira_service_desk", &[("external_id", "ghost@acme.com")])),
+        &(entry("snow", &[("external_id", "gus.ghost")])
+            + &entry("jira_service_desk", &[("external_id", "ghost@acme.com")])),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
     assert_eq!(findings(&report, "NOT_FOUND").len(), 2, "{report:#}");
-    assert_eq!(entry_of(&report, "ghost@acme.com", "snow")["status"], "not_found");
-    assert_eq!(entry_of(&report, "ghost@acme.com", "jira_service_desk")["status"], "not_found");
-    assert_eq!(entry_of(&report, "ghost@acme.com", "snow")["found"], Value::Null);
+    assert_eq!(
+        entry_of(&report, "ghost@acme.com", "snow")["status"],
+        "not_found"
+    );
+    assert_eq!(
+        entry_of(&report, "ghost@acme.com", "jira_service_desk")["status"],
+        "not_found"
+    );
+    assert_eq!(
+        entry_of(&report, "ghost@acme.com", "snow")["found"],
+        Value::Null
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hidden_jira_email_is_not_found_with_the_reason_and_the_fix() {
     let world = World::start().await;
-    world.write_identities(&with_user("hana@acme.com", &entry("jira_service_desk", &[("external_id", "hana@acme.com")])));
+    world.write_identities(&with_user(
+        "hana@acme.com",
+        &entry("jira_service_desk", &[("external_id", "hana@acme.com")]),
+    ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
     let found = findings(&report, "NOT_FOUND");
@@ -116,25 +165,45 @@ async fn two_users_with_one_external_id_are_ambiguous() {
     let snow: Value = serde_json::from_str(&fixture("servicenow.json")).unwrap();
     let mut snow = snow;
     let rows = snow["result"].as_array_mut().unwrap();
-    let mut twin = rows.iter().find(|r| r["user_name"] == "sam.shared").unwrap().clone();
+    let mut twin = rows
+        .iter()
+        .find(|r| r["user_name"] == "sam.shared")
+        .unwrap()
+        .clone();
     twin["sys_id"] = Value::from("0b826bf03710200044e0bfc8bcbe5d7b");
     twin["user_name"] = Value::from("sam.shared2");
     rows.push(twin);
     let world = World::with_data(&snow.to_string(), &fixture("jira.json")).await;
     // Look users up by e-mail, which two accounts share.
     let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
-    let config = config.replacen("requests_per_minute = 60000\n", "requests_per_minute = 60000\nlookup_by = \"email\"\n", 1);
+    let config = config.replacen(
+        "requests_per_minute = 60000\n",
+        "requests_per_minute = 60000\nlookup_by = \"email\"\n",
+        1,
+    );
     std::fs::write(world.path().join("itsmid.toml"), config).unwrap();
-    let identities = with_user("sam@acme.com", &entry("snow", &[("external_id", "shared-desk@acme.com")]))
-        .replace("external_id = \"moveworks.bot\"", "external_id = \"moveworks-bot@acme.com\"");
+    let identities = with_user(
+        "sam@acme.com",
+        &entry("snow", &[("external_id", "shared-desk@acme.com")]),
+    )
+    .replace(
+        "external_id = \"moveworks.bot\"",
+        "external_id = \"moveworks-bot@acme.com\"",
+    );
     world.write_identities(&identities);
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
     let found = findings(&report, "AMBIGUOUS");
     assert_eq!(found.len(), 1, "{report:#}");
     let message = found[0]["message"].as_str().unwrap();
-    assert!(message.contains("0a826bf03710200044e0bfc8bcbe5d7a") && message.contains("0b826bf03710200044e0bfc8bcbe5d7b"));
-    assert_eq!(entry_of(&report, "sam@acme.com", "snow")["status"], "ambiguous");
+    assert!(
+        message.contains("0a826bf03710200044e0bfc8bcbe5d7a")
+            && message.contains("0b826bf03710200044e0bfc8bcbe5d7b")
+    );
+    assert_eq!(
+        entry_of(&report, "sam@acme.com", "snow")["status"],
+        "ambiguous"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,7 +218,11 @@ async fn inactive_and_locked_out_accounts_are_inactive() {
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
     assert_eq!(findings(&report, "INACTIVE").len(), 3, "{report:#}");
-    for (urid, integration) in [("beth@acme.com", "snow"), ("carol@acme.com", "snow"), ("fred@acme.com", "jira_service_desk")] {
+    for (urid, integration) in [
+        ("beth@acme.com", "snow"),
+        ("carol@acme.com", "snow"),
+        ("fred@acme.com", "jira_service_desk"),
+    ] {
         let e = entry_of(&report, urid, integration);
         assert_eq!(e["status"], "inactive", "{urid}");
         assert_eq!(e["found"]["active"], false, "{urid}");
@@ -161,7 +234,13 @@ async fn a_stale_itsm_user_id_is_a_mismatch_with_the_right_id() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "dana@acme.com",
-        &entry("snow", &[("external_id", "dana.ross"), ("itsm_user_id", "0123456789abcdef0123456789abcdef")]),
+        &entry(
+            "snow",
+            &[
+                ("external_id", "dana.ross"),
+                ("itsm_user_id", "0123456789abcdef0123456789abcdef"),
+            ],
+        ),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -171,7 +250,10 @@ async fn a_stale_itsm_user_id_is_a_mismatch_with_the_right_id() {
     assert_eq!(found[0]["actual"], "0123456789abcdef0123456789abcdef");
     let e = entry_of(&report, "dana@acme.com", "snow");
     assert_eq!(e["status"], "mismatch");
-    assert_eq!(e["found"]["itsm_user_id"], "f298d2d2c611227b0106c6be7f154bc8");
+    assert_eq!(
+        e["found"]["itsm_user_id"],
+        "f298d2d2c611227b0106c6be7f154bc8"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,7 +261,13 @@ async fn an_id_of_another_user_is_a_mismatch() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "dana@acme.com",
-        &entry("snow", &[("external_id", "dana.ross"), ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a")]),
+        &entry(
+            "snow",
+            &[
+                ("external_id", "dana.ross"),
+                ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a"),
+            ],
+        ),
     ));
     let (_, report) = world.check().await;
     let found = findings(&report, "ITSM_USER_ID_MISMATCH");
@@ -192,14 +280,28 @@ async fn a_malformed_itsm_user_id_is_reported_without_sending_it() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "pat@acme.com",
-        &entry("snow", &[("external_id", "pat.lee"), ("itsm_user_id", "not-a-sys-id")]),
+        &entry(
+            "snow",
+            &[("external_id", "pat.lee"), ("itsm_user_id", "not-a-sys-id")],
+        ),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
-    assert_eq!(findings(&report, "MALFORMED_ITSM_USER_ID").len(), 1, "{report:#}");
-    assert_eq!(entry_of(&report, "pat@acme.com", "snow")["status"], "mismatch");
+    assert_eq!(
+        findings(&report, "MALFORMED_ITSM_USER_ID").len(),
+        1,
+        "{report:#}"
+    );
+    assert_eq!(
+        entry_of(&report, "pat@acme.com", "snow")["status"],
+        "mismatch"
+    );
     for request in world.snow.server.received_requests().await.unwrap() {
-        assert!(!request.url.as_str().contains("not-a-sys-id"), "{}", request.url);
+        assert!(
+            !request.url.as_str().contains("not-a-sys-id"),
+            "{}",
+            request.url
+        );
     }
 }
 
@@ -208,12 +310,19 @@ async fn two_identities_on_one_account_share_it() {
     let world = World::start().await;
     world.write_identities(&format!(
         "{}\n[[users]]\nunique_record_id = \"pat2@acme.com\"\n{}",
-        with_user("pat@acme.com", &entry("snow", &[("external_id", "pat.lee")])),
+        with_user(
+            "pat@acme.com",
+            &entry("snow", &[("external_id", "pat.lee")])
+        ),
         entry("snow", &[("external_id", "PAT.LEE")]),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
-    assert_eq!(findings(&report, "SHARED_ITSM_ACCOUNT").len(), 2, "{report:#}");
+    assert_eq!(
+        findings(&report, "SHARED_ITSM_ACCOUNT").len(),
+        2,
+        "{report:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -228,14 +337,20 @@ async fn credentials_of_another_user_are_a_bot_credential_mismatch() {
     assert_eq!(found.len(), 1, "{report:#}");
     assert_eq!(found[0]["integration"], "jira_service_desk");
     assert_eq!(found[0]["unique_record_id"], "moveworks-bot@acme.com");
-    assert_eq!(system_row(&report, "jira_service_desk")["credential_check"], "mismatch");
+    assert_eq!(
+        system_row(&report, "jira_service_desk")["credential_check"],
+        "mismatch"
+    );
     assert_eq!(system_row(&report, "snow")["credential_check"], "ok");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_system_that_is_down_leaves_its_entries_unchecked_and_the_others_checked() {
     let world = World::start().await;
-    world.write_identities(&with_user("pat@acme.com", &entry("snow", &[("external_id", "pat.lee")])));
+    world.write_identities(&with_user(
+        "pat@acme.com",
+        &entry("snow", &[("external_id", "pat.lee")]),
+    ));
     world.fault(System::Jira, Fault::Down);
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -247,9 +362,18 @@ async fn a_system_that_is_down_leaves_its_entries_unchecked_and_the_others_check
     let row = system_row(&report, "jira_service_desk");
     assert_eq!(row["status"], "unavailable");
     assert_eq!(row["reason"], "unreachable");
-    assert_eq!(entry_of(&report, "moveworks-bot@acme.com", "jira_service_desk")["status"], "unchecked");
-    assert_eq!(entry_of(&report, "pat@acme.com", "snow")["status"], "verified");
-    assert_eq!(codes(&report), vec!["ITSM_USER_ID_MISSING", "SYSTEM_UNAVAILABLE"]);
+    assert_eq!(
+        entry_of(&report, "moveworks-bot@acme.com", "jira_service_desk")["status"],
+        "unchecked"
+    );
+    assert_eq!(
+        entry_of(&report, "pat@acme.com", "snow")["status"],
+        "verified"
+    );
+    assert_eq!(
+        codes(&report),
+        vec!["ITSM_USER_ID_MISSING", "SYSTEM_UNAVAILABLE"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -262,7 +386,10 @@ async fn refused_credentials_are_auth_failed_and_not_retried() {
     let row = system_row(&report, "snow");
     assert_eq!(row["reason"], "auth_failed");
     assert_eq!(row["api_requests"], 1, "a refused login is never retried");
-    assert_eq!(world.snow.server.received_requests().await.unwrap().len(), 1);
+    assert_eq!(
+        world.snow.server.received_requests().await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -273,20 +400,32 @@ async fn a_hibernating_instance_is_a_bad_response_not_not_found() {
     let (_, report) = world.check().await;
     assert_eq!(system_row(&report, "snow")["reason"], "bad_response");
     assert!(findings(&report, "NOT_FOUND").is_empty(), "{report:#}");
-    assert_eq!(entry_of(&report, "moveworks-bot@acme.com", "snow")["status"], "unchecked");
+    assert_eq!(
+        entry_of(&report, "moveworks-bot@acme.com", "snow")["status"],
+        "unchecked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_itsm_user_id_is_a_warning_and_exits_0() {
     let world = World::start().await;
-    world.write_identities(&with_user("pat@acme.com", &entry("jira_service_desk", &[("external_id", "pat@acme.com")])));
+    world.write_identities(&with_user(
+        "pat@acme.com",
+        &entry("jira_service_desk", &[("external_id", "pat@acme.com")]),
+    ));
     let (code, report) = world.check().await;
     assert_eq!(code, 0, "{report:#}");
     let found = findings(&report, "ITSM_USER_ID_MISSING");
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["severity"], "warning");
-    assert_eq!(found[0]["expected"], "712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327");
-    assert_eq!(entry_of(&report, "pat@acme.com", "jira_service_desk")["status"], "verified");
+    assert_eq!(
+        found[0]["expected"],
+        "712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327"
+    );
+    assert_eq!(
+        entry_of(&report, "pat@acme.com", "jira_service_desk")["status"],
+        "verified"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -294,14 +433,27 @@ async fn names_that_differ_from_the_system_are_warnings() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "pat@acme.com",
-        &(entry("snow", &[("external_id", "pat.lee"), ("first_name", "Patricia"), ("last_name", "Lee")])
-            + &entry("jira_service_desk", &[("external_id", "pat@acme.com"), ("full_name", "Pat C.")])),
+        &(entry(
+            "snow",
+            &[
+                ("external_id", "pat.lee"),
+                ("first_name", "Patricia"),
+                ("last_name", "Lee"),
+            ],
+        ) + &entry(
+            "jira_service_desk",
+            &[("external_id", "pat@acme.com"), ("full_name", "Pat C.")],
+        )),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 0);
     let found = findings(&report, "NAME_MISMATCH");
     assert_eq!(found.len(), 2, "{report:#}");
-    assert!(found.iter().any(|f| f["expected"] == "Pat" && f["actual"] == "Patricia"));
+    assert!(
+        found
+            .iter()
+            .any(|f| f["expected"] == "Pat" && f["actual"] == "Patricia")
+    );
     assert!(found.iter().any(|f| f["expected"] == "Pat Contractor"));
 }
 
@@ -310,14 +462,23 @@ async fn an_external_id_in_another_case_is_not_canonical() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "pat@acme.com",
-        &entry("snow", &[("external_id", "Pat.Lee"), ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a")]),
+        &entry(
+            "snow",
+            &[
+                ("external_id", "Pat.Lee"),
+                ("itsm_user_id", "a8f98bb0eb32010045e1a5115206fe3a"),
+            ],
+        ),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 0);
     let found = findings(&report, "EXTERNAL_ID_NOT_CANONICAL");
     assert_eq!(found.len(), 1, "{report:#}");
     assert_eq!(found[0]["expected"], "pat.lee");
-    assert_eq!(entry_of(&report, "pat@acme.com", "snow")["found"]["external_id"], "pat.lee");
+    assert_eq!(
+        entry_of(&report, "pat@acme.com", "snow")["found"]["external_id"],
+        "pat.lee"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -344,7 +505,13 @@ async fn a_manual_user_on_a_jira_app_account_is_an_account_type_warning() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "automation@acme.com",
-        &entry("jira_service_desk", &[("itsm_user_id", "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077")]),
+        &entry(
+            "jira_service_desk",
+            &[(
+                "itsm_user_id",
+                "557058:f58131cb-b67d-43c7-b30d-6b58d40bd077",
+            )],
+        ),
     ));
     let (_, report) = world.check().await;
     let found = findings(&report, "ACCOUNT_TYPE");
@@ -357,7 +524,16 @@ async fn a_customer_account_is_fine_for_a_manual_user() {
     let world = World::start().await;
     world.write_identities(&with_user(
         "customer@partner.example",
-        &entry("jira_service_desk", &[("external_id", "customer@partner.example"), ("itsm_user_id", "qm:a6e2b3c4-1d2e-4f5a-8b9c-0d1e2f3a4b5c:5e5f5a5b5c5d5e5f")]),
+        &entry(
+            "jira_service_desk",
+            &[
+                ("external_id", "customer@partner.example"),
+                (
+                    "itsm_user_id",
+                    "qm:a6e2b3c4-1d2e-4f5a-8b9c-0d1e2f3a4b5c:5e5f5a5b5c5d5e5f",
+                ),
+            ],
+        ),
     ));
     let (code, report) = world.check().await;
     assert_eq!(code, 0, "{report:#}");
@@ -367,10 +543,16 @@ async fn a_customer_account_is_fine_for_a_manual_user() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_injection_attempt_is_not_found_and_never_sent() {
     let world = World::start().await;
-    world.write_identities(&with_user("eve@acme.com", &entry("snow", &[("external_id", "x^NQactive=true")])));
+    world.write_identities(&with_user(
+        "eve@acme.com",
+        &entry("snow", &[("external_id", "x^NQactive=true")]),
+    ));
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
-    assert_eq!(entry_of(&report, "eve@acme.com", "snow")["status"], "not_found");
+    assert_eq!(
+        entry_of(&report, "eve@acme.com", "snow")["status"],
+        "not_found"
+    );
     for request in world.snow.server.received_requests().await.unwrap() {
         let query = request.url.query().unwrap_or("").to_lowercase();
         assert!(!query.contains("nqactive"), "{query}");
@@ -380,7 +562,10 @@ async fn an_injection_attempt_is_not_found_and_never_sent() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_table_shows_problems_first_with_their_fix() {
     let world = World::start().await;
-    world.write_identities(&with_user("ghost@acme.com", &entry("snow", &[("external_id", "gus.ghost")])));
+    world.write_identities(&with_user(
+        "ghost@acme.com",
+        &entry("snow", &[("external_id", "gus.ghost")]),
+    ));
     let output = world.run(&["check", "--format", "table"]).await;
     assert_eq!(output.status.code(), Some(1));
     let table = String::from_utf8(output.stdout).unwrap();
@@ -388,7 +573,9 @@ async fn the_table_shows_problems_first_with_their_fix() {
     assert!(table.contains("fix:"), "{table}");
     let entries = &table[table.find("Entries:").expect("an entries section")..];
     let first_not_found = entries.find("not_found").expect("the problem entry");
-    let first_verified = entries.find("verified").expect("the bot's verified entries");
+    let first_verified = entries
+        .find("verified")
+        .expect("the bot's verified entries");
     assert!(first_not_found < first_verified, "problems first:\n{table}");
 }
 
@@ -396,8 +583,15 @@ async fn the_table_shows_problems_first_with_their_fix() {
 async fn output_goes_to_the_file_and_secrets_never_appear_even_at_trace_level() {
     let world = World::start().await;
     world.write_identities(BOT);
-    let output = world.run(&["check", "-vvv", "--output", "report.json"]).await;
-    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = world
+        .run(&["check", "-vvv", "--output", "report.json"])
+        .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(output.stdout.is_empty());
     let report = std::fs::read_to_string(world.path().join("report.json")).unwrap();
     let _: Value = serde_json::from_str(&report).expect("the file holds the JSON report");
@@ -409,6 +603,7 @@ async fn output_goes_to_the_file_and_secrets_never_appear_even_at_trace_level() 
     }
     // Basic auth travels base64-encoded: look for that form too.
     use base64::Engine;
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("moveworks.bot:{}", crate::support::SNOW_PASSWORD));
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("moveworks.bot:{}", crate::support::SNOW_PASSWORD));
     assert!(!stderr.contains(&encoded));
 }

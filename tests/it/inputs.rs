@@ -26,10 +26,25 @@ password = "literal-secret-value"
     assert_eq!(output.status.code(), Some(2));
     assert!(output.stdout.is_empty(), "nothing on stdout for bad input");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for expected in ["line 1", "`identities`", "line 5", "servicenow", "line 6", "https://", "line 10", "env:NAME"] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+    for expected in [
+        "line 1",
+        "`identities`",
+        "line 5",
+        "servicenow",
+        "line 6",
+        "https://",
+        "line 10",
+        "env:NAME",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
-    assert!(!stderr.contains("literal-secret-value"), "a refused secret is never echoed");
+    assert!(
+        !stderr.contains("literal-secret-value"),
+        "a refused secret is never echoed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -49,9 +64,21 @@ async fn a_bad_identities_file_lists_every_problem_and_exits_2() {
         "is empty",
         "not registered",
     ] {
-        assert!(stderr.contains(expected), "missing {expected:?} in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
     }
-    assert!(world.snow.server.received_requests().await.unwrap().is_empty(), "nothing is checked");
+    assert!(
+        world
+            .snow
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing is checked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -67,7 +94,10 @@ async fn a_missing_secret_names_the_variable_and_exits_2() {
     let output = world.run(&["check"]).await;
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("ITSMID_TEST_UNSET_SECRET is not set"), "{stderr}");
+    assert!(
+        stderr.contains("ITSMID_TEST_UNSET_SECRET is not set"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -76,16 +106,43 @@ async fn lint_reports_offline_problems_without_a_request() {
     world.write_identities(&with_user(
         "abel@acme.com",
         &(entry("SNOW", &[("external_id", "abel.tuter")])
-            + &entry("jira_service_desk", &[("external_id", "abel@acme.com"), ("itsm_user_id", "bad id!")])),
+            + &entry(
+                "jira_service_desk",
+                &[
+                    ("external_id", "abel@acme.com"),
+                    ("itsm_user_id", "bad id!"),
+                ],
+            )),
     ));
     let output = world.run(&["lint", "--format", "json"]).await;
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"UNKNOWN_INTEGRATION"), "{codes:?}");
     assert!(codes.contains(&"MALFORMED_ITSM_USER_ID"), "{codes:?}");
-    assert!(world.snow.server.received_requests().await.unwrap().is_empty());
-    assert!(world.jira.server.received_requests().await.unwrap().is_empty());
+    assert!(
+        world
+            .snow
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        world
+            .jira
+            .server
+            .received_requests()
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,13 +161,40 @@ async fn lint_refuses_a_system_this_version_does_not_implement() {
 async fn the_demo_shows_each_kind_of_problem_and_its_json_is_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let demo_dir = dir.path().join("demo");
-    let output = run_in(dir.path(), &["demo", "--format", "json", "--dir", demo_dir.to_str().unwrap()]).await;
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = run_in(
+        dir.path(),
+        &[
+            "demo",
+            "--format",
+            "json",
+            "--dir",
+            demo_dir.to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
     assert_eq!(report["schema"], "itsmid.report.v1");
     assert_eq!(report["complete"], true);
-    let codes: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
-    for code in ["INACTIVE", "UNKNOWN_INTEGRATION", "ITSM_USER_ID_MISMATCH", "NOT_FOUND", "BOT_ENTRY_MISSING", "ITSM_USER_ID_MISSING"] {
+    let codes: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "INACTIVE",
+        "UNKNOWN_INTEGRATION",
+        "ITSM_USER_ID_MISMATCH",
+        "NOT_FOUND",
+        "BOT_ENTRY_MISSING",
+        "ITSM_USER_ID_MISSING",
+    ] {
         assert!(codes.contains(&code), "{code} missing from {codes:?}");
     }
     assert!(demo_dir.join("itsmid.toml").exists());

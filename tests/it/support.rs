@@ -11,7 +11,9 @@ pub const SNOW_PASSWORD: &str = "demo-snow-password";
 pub const JIRA_TOKEN: &str = "demo-jira-token";
 
 pub fn fixture(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
@@ -53,7 +55,11 @@ impl World {
     /// The standard config for both systems, plus `extra` TOML appended to
     /// the Jira connector's table.
     pub fn write_config(&self, jira_auth_user: &str) {
-        let jira_user = if jira_auth_user.is_empty() { "moveworks-bot@acme.com" } else { jira_auth_user };
+        let jira_user = if jira_auth_user.is_empty() {
+            "moveworks-bot@acme.com"
+        } else {
+            jira_auth_user
+        };
         let config = format!(
             r#"identities = "identities.toml"
 
@@ -174,7 +180,11 @@ pub fn findings<'a>(report: &'a Value, code: &str) -> Vec<&'a Value> {
 pub fn codes(report: &Value) -> Vec<String> {
     let mut codes: Vec<String> = report["findings"]
         .as_array()
-        .map(|all| all.iter().filter_map(|f| f["code"].as_str().map(str::to_owned)).collect())
+        .map(|all| {
+            all.iter()
+                .filter_map(|f| f["code"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     codes.sort();
     codes

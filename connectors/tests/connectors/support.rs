@@ -24,6 +24,7 @@ pub fn settings(
         system,
         base_url: server.uri().parse().expect("wiremock serves a valid URL"),
         credentials,
+        instance_url: None,
         lookup_field: system.default_lookup_field().to_owned(),
         http: HttpSettings {
             requests_per_minute: NonZeroU32::new(60_000).expect("not zero"),
