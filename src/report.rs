@@ -325,17 +325,25 @@ impl Report {
                 identity.kind.to_owned(),
                 entry.integration.clone(),
                 entry.external_id.clone().unwrap_or_default(),
-                entry
-                    .found
-                    .as_ref()
-                    .map(|f| f.itsm_user_id.clone())
-                    .or_else(|| entry.itsm_user_id.clone())
-                    .unwrap_or_default(),
+                itsm_user_id_cell(entry),
                 entry.status.as_str().to_owned(),
             ]);
         }
         let _ = writeln!(out, "\nEntries:\n{entries}");
         out
+    }
+}
+
+/// The stored id, and the system's where it differs or none is stored.
+fn itsm_user_id_cell(entry: &EntryReport) -> String {
+    let found = entry.found.as_ref().map(|f| f.itsm_user_id.as_str());
+    match (entry.itsm_user_id.as_deref(), found) {
+        (Some(stored), Some(found)) if !stored.eq_ignore_ascii_case(found) => {
+            format!("{stored} (system: {found})")
+        }
+        (Some(stored), _) => stored.to_owned(),
+        (None, Some(found)) => format!("(system: {found})"),
+        (None, None) => String::new(),
     }
 }
 

@@ -389,6 +389,16 @@ impl std::fmt::Debug for HttpClient {
     }
 }
 
+/// One request every `60 s / requests_per_minute`, with no burst: the
+/// limiter never sends more than `requests_per_minute / 60` in any second,
+/// which per-second vendor windows would answer with 429.
+fn quota(requests_per_minute: NonZeroU32) -> Quota {
+    let period = Duration::from_secs(60) / requests_per_minute.get();
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN)
+}
+
 static CRYPTO_PROVIDER: Once = Once::new();
 
 /// rustls needs one process-wide crypto provider; ring builds faster than
@@ -420,10 +430,7 @@ impl HttpClient {
                 integration: integration.clone(),
                 detail: err.without_url().to_string(),
             })?;
-        let period = Duration::from_secs(60) / settings.requests_per_minute.get();
-        let quota = Quota::with_period(period)
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::MIN);
+        let quota = quota(settings.requests_per_minute);
         Ok(HttpClient {
             integration,
             base_url,
@@ -896,6 +903,33 @@ mod tests {
         // it adds those 2 s, and 11 s is over the budget.
         assert!(budget.try_spend(Duration::from_secs(2), Duration::from_secs(10)));
         assert!(!budget.try_spend(Duration::from_secs(7), Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn the_limiter_allows_no_burst_beyond_the_per_second_rate() {
+        use governor::clock::FakeRelativeClock;
+        let clock = FakeRelativeClock::default();
+        let rpm = NonZeroU32::new(600).expect("not zero");
+        let limiter = RateLimiter::direct_with_clock(quota(rpm), clock.clone());
+        // Ten per second: one now, the next only 100 ms later.
+        assert!(limiter.check().is_ok());
+        assert!(
+            limiter.check().is_err(),
+            "a second request at once is a burst"
+        );
+        clock.advance(Duration::from_millis(99));
+        assert!(limiter.check().is_err());
+        clock.advance(Duration::from_millis(1));
+        assert!(limiter.check().is_ok());
+        // Over one simulated second, at most 10 pass.
+        let mut passed = 0;
+        for _ in 0..100 {
+            clock.advance(Duration::from_millis(10));
+            if limiter.check().is_ok() {
+                passed += 1;
+            }
+        }
+        assert_eq!(passed, 10);
     }
 
     #[test]

@@ -607,3 +607,35 @@ async fn output_goes_to_the_file_and_secrets_never_appear_even_at_trace_level() 
         .encode(format!("moveworks.bot:{}", crate::support::SNOW_PASSWORD));
     assert!(!stderr.contains(&encoded));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_secret_reaches_any_crate_logging_at_trace_level() {
+    let world = World::start().await;
+    world.write_identities(BOT);
+    world.fault(System::Jira, Fault::AuthRejected);
+    let output = crate::support::run_with_env(
+        world.path(),
+        &["check", "--format", "json"],
+        &[("RUST_LOG", "trace")],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1));
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(everything.contains("TRACE"), "trace logging is on");
+    use base64::Engine;
+    for (user, secret) in [
+        ("moveworks.bot", crate::support::SNOW_PASSWORD),
+        ("moveworks-bot@acme.com", crate::support::JIRA_TOKEN),
+    ] {
+        assert!(!everything.contains(secret), "a secret reached the output");
+        let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"));
+        assert!(
+            !everything.contains(&encoded),
+            "an encoded secret reached the output"
+        );
+    }
+}

@@ -200,3 +200,59 @@ async fn the_demo_shows_each_kind_of_problem_and_its_json_is_the_report() {
     assert!(demo_dir.join("itsmid.toml").exists());
     assert!(demo_dir.join("identities.toml").exists());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_serves_a_system_that_check_can_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let data = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/servicenow.json");
+    let mut server = std::process::Command::new(assert_cmd::cargo::cargo_bin("itsmid"))
+        .args([
+            "simulate",
+            "--system",
+            "servicenow",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until it accepts connections (bounded).
+    let mut ready = false;
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(ready, "the simulator listens");
+    std::fs::write(dir.path().join("pw"), crate::support::SNOW_PASSWORD).unwrap();
+    std::fs::write(
+        dir.path().join("itsmid.toml"),
+        format!("identities = \"identities.toml\"\n[[connectors]]\nintegration = \"snow\"\nsystem = \"servicenow\"\nbase_url = \"http://127.0.0.1:{port}\"\n[connectors.auth]\ntype = \"basic\"\nusername = \"moveworks.bot\"\npassword = \"file:pw\"\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("identities.toml"),
+        "[bot]\nunique_record_id = \"bot\"\n[[bot.itsm]]\nintegration = \"snow\"\nexternal_id = \"moveworks.bot\"\nitsm_user_id = \"6816f79cc0a8016401c5a33be04be441\"\n",
+    )
+    .unwrap();
+    let output = run_in(dir.path(), &["check", "--format", "json"]).await;
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["summary"]["verified"], 1);
+}

@@ -119,18 +119,29 @@ password = "file:jira-token"
 }
 
 pub async fn run_in(dir: &Path, args: &[&str]) -> Output {
+    run_with_env(dir, args, &[]).await
+}
+
+/// Runs `itsmid ARGS` in `dir` with extra environment variables.
+pub async fn run_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir: PathBuf = dir.to_path_buf();
     let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
-        assert_cmd::Command::cargo_bin("itsmid")
-            .expect("the binary is built")
+        let mut command = assert_cmd::Command::cargo_bin("itsmid").expect("the binary is built");
+        command
             .args(&args)
             .current_dir(&dir)
             .env_remove("ITSMID_CONFIG")
             .env_remove("RUST_LOG")
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("the binary runs")
+            .timeout(std::time::Duration::from_secs(120));
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        command.output().expect("the binary runs")
     })
     .await
     .expect("the command thread finishes")
