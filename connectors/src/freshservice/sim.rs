@@ -319,7 +319,7 @@ impl Responder {
             }
             return match self.filter(kind, &filter) {
                 Ok(matching) => page_of(kind, request, matching, page, FILTER_PAGE_SIZE),
-                Err(answer) => answer,
+                Err(answer) => *answer,
             };
         }
         let per_page = match query_param(request, "per_page").map(|n| n.trim().parse::<usize>()) {
@@ -366,25 +366,25 @@ impl Responder {
     }
 
     /// The records a filter query selects, or the 400 the service answers.
-    fn filter(&self, kind: Kind, raw: &str) -> Result<Vec<&Object>, ResponseTemplate> {
+    fn filter(&self, kind: Kind, raw: &str) -> Result<Vec<&Object>, Box<ResponseTemplate>> {
         if raw.chars().count() > MAX_QUERY_CHARS {
-            return Err(invalid(
+            return Err(Box::new(invalid(
                 "query",
                 "It should not be more than 512 characters",
                 "invalid_value",
-            ));
+            )));
         }
         let inner = raw
             .strip_prefix('"')
             .and_then(|rest| rest.strip_suffix('"'))
-            .ok_or_else(lexical_error)?;
-        let expression = Parser::parse(inner).ok_or_else(lexical_error)?;
+            .ok_or_else(|| Box::new(lexical_error()))?;
+        let expression = Parser::parse(inner).ok_or_else(|| Box::new(lexical_error()))?;
         if let Some(field) = expression.unknown_field(kind) {
-            return Err(invalid(
+            return Err(Box::new(invalid(
                 &field,
                 "Unexpected/invalid field in request",
                 "invalid_field",
-            ));
+            )));
         }
         Ok(self
             .records(kind)
