@@ -6,6 +6,7 @@
 //! identities file or the store, and they never judge an identity: they say
 //! what the system returned for each key, and the check decides.
 
+pub mod freshservice;
 pub mod http;
 pub mod jira;
 pub mod servicenow;
@@ -130,7 +131,10 @@ impl System {
 
     /// Whether this version has a connector for the system.
     pub fn implemented(self) -> bool {
-        matches!(self, System::ServiceNow | System::Jira)
+        matches!(
+            self,
+            System::ServiceNow | System::Jira | System::Freshservice
+        )
     }
 
     /// The auth types the system accepts (SPEC section 3).
@@ -163,7 +167,8 @@ impl System {
         match self {
             System::ServiceNow => servicenow::parse_sys_id(value),
             System::Jira => jira::parse_account_id(value),
-            System::Salesforce | System::Freshservice | System::ManageEngine => {
+            System::Freshservice => freshservice::parse_id(value),
+            System::Salesforce | System::ManageEngine => {
                 if value.is_empty() {
                     Err("the id is empty".into())
                 } else {
@@ -314,6 +319,7 @@ pub struct ConnectorSettings {
 pub enum AnyConnector {
     ServiceNow(servicenow::Client),
     Jira(jira::Client),
+    Freshservice(freshservice::Client),
 }
 
 impl AnyConnector {
@@ -322,6 +328,9 @@ impl AnyConnector {
         match settings.system {
             System::ServiceNow => Ok(AnyConnector::ServiceNow(servicenow::Client::new(settings)?)),
             System::Jira => Ok(AnyConnector::Jira(jira::Client::new(settings)?)),
+            System::Freshservice => Ok(AnyConnector::Freshservice(freshservice::Client::new(
+                settings,
+            )?)),
             other => Err(ConnectorError::NotImplemented { system: other }),
         }
     }
@@ -330,6 +339,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.lookup(keys).await,
             AnyConnector::Jira(c) => c.lookup(keys).await,
+            AnyConnector::Freshservice(c) => c.lookup(keys).await,
         }
     }
 
@@ -337,6 +347,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.whoami().await,
             AnyConnector::Jira(c) => c.whoami().await,
+            AnyConnector::Freshservice(c) => c.whoami().await,
         }
     }
 
@@ -344,6 +355,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.http(),
             AnyConnector::Jira(c) => c.http(),
+            AnyConnector::Freshservice(c) => c.http(),
         }
     }
 
@@ -351,6 +363,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.bot_setting_problems(bot),
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
+            AnyConnector::Freshservice(c) => c.bot_setting_problems(bot),
         }
     }
 }

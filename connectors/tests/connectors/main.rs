@@ -1,6 +1,7 @@
 //! Connector tests against wiremock servers: exact requests (method, path,
 //! query, auth) and real response shapes. One binary, one module per system.
 
+mod freshservice;
 mod jira;
 mod servicenow;
 mod support;

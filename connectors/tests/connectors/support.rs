@@ -75,3 +75,10 @@ pub fn fixture(relative: &str) -> String {
         .join(relative);
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
+
+/// A Freshservice API key, sent as the basic-auth user with password `X`.
+pub fn api_key(key: &str) -> Credentials {
+    Credentials::ApiKey {
+        key: SecretString::from(key.to_owned()),
+    }
+}
