@@ -68,7 +68,7 @@ pub enum Command {
     },
     /// Serve one system's simulator for mock-backed tests.
     Simulate {
-        /// servicenow or jira.
+        /// servicenow, jira or freshservice.
         #[arg(long)]
         system: String,
         /// Simulator data in the system's API shape (see fixtures/).
@@ -178,8 +178,12 @@ pub fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
 }
 
 async fn simulate(system: &str, data: &Path, listen: SocketAddr) -> anyhow::Result<Outcome> {
-    let system = System::parse(system)
-        .ok_or_else(|| anyhow!("unknown system \"{system}\"; use servicenow or jira"))?;
+    let system = System::parse(system).ok_or_else(|| {
+        anyhow!(
+            "unknown system \"{system}\"; use one of: {}",
+            crate::lint::implemented_systems()
+        )
+    })?;
     let text =
         std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
     let sim = itsmid_connectors::sim::AnySimulator::start(

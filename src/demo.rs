@@ -26,6 +26,11 @@ const SYSTEMS: &[(System, &str, &str)] = &[
         "fixtures/jira.json",
         include_str!("../fixtures/jira.json"),
     ),
+    (
+        System::Freshservice,
+        "fixtures/freshservice.json",
+        include_str!("../fixtures/freshservice.json"),
+    ),
 ];
 
 const IDENTITIES: &str = include_str!("../fixtures/demo/identities.toml");
@@ -35,6 +40,7 @@ const CONFIG_TEMPLATE: &str = include_str!("../fixtures/demo/itsmid.toml");
 const SECRETS: &[(&str, &str)] = &[
     ("snow-password", "demo-snow-password"),
     ("jira-token", "demo-jira-token"),
+    ("freshservice-key", "demo-freshservice-key"),
 ];
 
 pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {

@@ -30,11 +30,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .filter(|c| !c.system.implemented())
         .map(|c| {
             format!(
-                "{}, line {}: connector `{}`: system \"{}\" has no connector in this version; remove the entry or use servicenow or jira",
+                "{}, line {}: connector `{}`: system \"{}\" has no connector in this version; remove the entry or use one of: {}",
                 config.path.display(),
                 c.line.unwrap_or(0),
                 c.integration,
-                c.system
+                c.system,
+                implemented_systems()
             )
         })
         .collect();
@@ -132,4 +133,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problems
     })
+}
+
+/// The systems this version has connectors for, for messages.
+pub fn implemented_systems() -> String {
+    itsmid_connectors::System::ALL
+        .iter()
+        .filter(|s| s.implemented())
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
