@@ -4,3 +4,4 @@
 mod check;
 mod inputs;
 mod support;
+mod systems;
