@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod jira;
+pub mod manageengine;
 pub mod servicenow;
 pub mod sim;
 
@@ -130,7 +131,10 @@ impl System {
 
     /// Whether this version has a connector for the system.
     pub fn implemented(self) -> bool {
-        matches!(self, System::ServiceNow | System::Jira)
+        matches!(
+            self,
+            System::ServiceNow | System::Jira | System::ManageEngine
+        )
     }
 
     /// The auth types the system accepts (SPEC section 3).
@@ -163,7 +167,8 @@ impl System {
         match self {
             System::ServiceNow => servicenow::parse_sys_id(value),
             System::Jira => jira::parse_account_id(value),
-            System::Salesforce | System::Freshservice | System::ManageEngine => {
+            System::ManageEngine => manageengine::parse_id(value),
+            System::Salesforce | System::Freshservice => {
                 if value.is_empty() {
                     Err("the id is empty".into())
                 } else {
@@ -314,6 +319,7 @@ pub struct ConnectorSettings {
 pub enum AnyConnector {
     ServiceNow(servicenow::Client),
     Jira(jira::Client),
+    ManageEngine(manageengine::Client),
 }
 
 impl AnyConnector {
@@ -322,6 +328,9 @@ impl AnyConnector {
         match settings.system {
             System::ServiceNow => Ok(AnyConnector::ServiceNow(servicenow::Client::new(settings)?)),
             System::Jira => Ok(AnyConnector::Jira(jira::Client::new(settings)?)),
+            System::ManageEngine => Ok(AnyConnector::ManageEngine(manageengine::Client::new(
+                settings,
+            )?)),
             other => Err(ConnectorError::NotImplemented { system: other }),
         }
     }
@@ -330,6 +339,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.lookup(keys).await,
             AnyConnector::Jira(c) => c.lookup(keys).await,
+            AnyConnector::ManageEngine(c) => c.lookup(keys).await,
         }
     }
 
@@ -337,6 +347,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.whoami().await,
             AnyConnector::Jira(c) => c.whoami().await,
+            AnyConnector::ManageEngine(c) => c.whoami().await,
         }
     }
 
@@ -344,6 +355,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.http(),
             AnyConnector::Jira(c) => c.http(),
+            AnyConnector::ManageEngine(c) => c.http(),
         }
     }
 
@@ -351,6 +363,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.bot_setting_problems(bot),
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
+            AnyConnector::ManageEngine(c) => c.bot_setting_problems(bot),
         }
     }
 }
