@@ -392,7 +392,7 @@ impl Connector for Client {
                 },
                 LookupKey::ExternalId(external_id) => match query::sendable(external_id.as_str()) {
                     Ok(value) => {
-                        values.insert(folded(value), value);
+                        values.entry(folded(value)).or_insert(value);
                     }
                     Err(refused) => lookups.insert((*key).clone(), Lookup::Refused(refused)),
                 },
