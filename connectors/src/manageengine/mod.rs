@@ -209,6 +209,9 @@ fn classify(reply: &Reply) -> Option<Verdict> {
     if code == 429 || code >= 500 {
         return None; // retried as any 429 or 5xx is
     }
+    if code == 401 || code == 403 {
+        return None; // refused credentials, whatever the code in the body
+    }
     let failed = status.failed || status.codes.iter().any(|&code| code >= 4000);
     failed.then(|| Verdict::BadResponse(message()))
 }
@@ -466,6 +469,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_digit_string_is_an_id_without_its_leading_zeros(
+            zeros in "0{0,3}", digits in "[1-9][0-9]{0,17}"
+        ) {
+            let id = parse_id(&format!("{zeros}{digits}"));
+            proptest::prop_assert_eq!(id, Ok(ItsmUserId::new(digits)));
+        }
+
+        #[test]
+        fn any_id_with_something_other_than_digits_is_refused(
+            before in "[0-9]{0,9}", bad in "[^0-9\\s]", after in "[0-9]{0,9}"
+        ) {
+            let value = format!("{before}{bad}{after}");
+            proptest::prop_assert!(parse_id(&value).is_err());
+        }
+    }
+
     fn reply(status: u16, body: &str) -> Reply {
         Reply {
             status: StatusCode::from_u16(status).expect("a valid status"),
@@ -502,6 +523,12 @@ mod tests {
             Some(Verdict::BadResponse(detail)) => assert!(detail.contains("Invalid URL")),
             other => panic!("expected BadResponse, got {other:?}"),
         }
+        let other_401 = r#"{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4001,"type":"failed"}]}}"#;
+        assert_eq!(
+            classify(&reply(401, other_401)),
+            None,
+            "the status code refuses the credentials"
+        );
         let internal = r#"{"response_status":{"status_code":4004,"status":"failed"}}"#;
         assert_eq!(classify(&reply(500, internal)), None, "5xx is retried");
         let fine = r#"{"response_status":[{"status_code":2000,"status":"success"}],"users":[]}"#;

@@ -217,6 +217,19 @@ mod tests {
 
     proptest! {
         #[test]
+        fn any_printable_value_is_sent_trimmed(value in "[^\\p{Cc}]*[^\\p{Cc}\\s]") {
+            prop_assert_eq!(sendable(&value), Ok(value.trim()));
+        }
+
+        #[test]
+        fn any_value_with_a_control_character_is_refused(
+            before in ".*", bad in "\\p{Cc}", after in ".*"
+        ) {
+            let value = format!("{before}{bad}{after}");
+            prop_assert!(sendable(&value).is_err());
+        }
+
+        #[test]
         fn any_value_round_trips_as_one_json_string(value in ".*") {
             let text = input_data("email_id", &[value.as_str()], 1);
             let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
