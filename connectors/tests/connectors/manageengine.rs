@@ -1420,3 +1420,51 @@ async fn a_simulator_behind_a_login_page_is_a_bad_response() {
 
     assert_eq!(err.reason(), Reason::BadResponse, "{err}");
 }
+
+#[tokio::test]
+async fn an_address_with_quotes_and_backslashes_is_found_exactly_through_the_simulator() {
+    let tricky = r#"o"brien\x@acme.com"#;
+    let data = json!({
+        "users": [
+            { "id": "123640000000142601", "email_id": tricky, "name": "O Brien", "status": "ACTIVE" },
+            { "id": "123640000000142602", "email_id": "obrien@acme.com", "name": "Other", "status": "ACTIVE" }
+        ],
+        "simulator": { "authtoken": [{ "token": "demo-manageengine-authtoken" }] }
+    });
+    let sim = simulator_with(&data.to_string()).await;
+    let injection = r#"x"],"condition":"is not","values":["x"#;
+
+    let lookups = demo_client(&sim)
+        .lookup(&[ext(&tricky.to_uppercase()), ext(injection)])
+        .await
+        .expect("an answer");
+
+    let found = found(&lookups, &ext(&tricky.to_uppercase()));
+    assert_eq!(found.itsm_user_id.as_str(), "123640000000142601");
+    assert_eq!(found.external_id, Some(ExternalId::new(tricky)));
+    assert!(is_not_found(&lookups, &ext(injection)));
+}
+
+#[tokio::test]
+async fn the_simulator_refuses_criteria_it_does_not_understand() {
+    let sim = simulator().await;
+    let http = reqwest::Client::new();
+
+    for input in [
+        json!({"list_info": {"search_criteria": {"field": "email_id", "condition": "sounds like", "value": "x"}}}),
+        json!({"list_info": {"search_criteria": {"field": "email_id", "condition": "is"}}}),
+        json!({"list_info": {"start_index": 0}}),
+        json!(["not", "an", "object"]),
+    ] {
+        let reply = http
+            .get(format!("{}{USERS}", sim.uri()))
+            .query(&[("input_data", input.to_string())])
+            .header("authtoken", "demo-manageengine-authtoken")
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(reply.status(), 400, "{input}");
+        let body: Value = reply.json().await.expect("JSON");
+        assert_eq!(body["response_status"]["status"], "failed", "{input}");
+    }
+}
