@@ -9,9 +9,11 @@
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request, so `demo`, `simulate` and the tests meet the same server.
-//! Access tokens exist only once this server issued them.
+//! Access tokens exist only once this server issued them, and with
+//! `access_token_uses` in the fixture they expire after that many requests,
+//! so a client's one refresh can be exercised without waiting an hour.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,6 +40,7 @@ pub struct SimData {
     users: Vec<Map<String, Value>>,
     credentials: SimCredentials,
     rate_limit: Option<RateLimit>,
+    access_token_uses: Option<u32>,
 }
 
 /// The file's shape: the list answer's `users` plus the simulator's own keys.
@@ -49,6 +52,9 @@ struct FixtureFile {
     simulator: SimCredentials,
     #[serde(default)]
     rate_limit: Option<RateLimit>,
+    /// Requests an access token is good for; unlimited when absent.
+    #[serde(default)]
+    access_token_uses: Option<u32>,
 }
 
 /// A per-minute request limit on the users routes, as an admin's throttle
@@ -125,6 +131,7 @@ impl SimData {
             users: file.users,
             credentials: file.simulator,
             rate_limit: file.rate_limit,
+            access_token_uses: file.access_token_uses,
         })
     }
 }
@@ -133,7 +140,7 @@ impl SimData {
 pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
     let state = Arc::new(State {
         data,
-        issued: Mutex::new(HashSet::new()),
+        issued: Mutex::new(HashMap::new()),
         next_token: AtomicU64::new(1),
         window: Mutex::new(None),
     });
@@ -157,7 +164,8 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
 #[derive(Debug)]
 struct State {
     data: SimData,
-    issued: Mutex<HashSet<String>>,
+    /// Access token -> requests it is still good for (`None`: any number).
+    issued: Mutex<HashMap<String, Option<u32>>>,
     next_token: AtomicU64,
     /// Start of the current minute and the requests counted in it.
     window: Mutex<Option<(Instant, u32)>>,
@@ -193,11 +201,18 @@ impl State {
                 return known(token);
             }
             if let Some(token) = strip_prefix_ignore_case(value, "Zoho-oauthtoken ") {
-                return self
+                let mut issued = self
                     .issued
                     .lock()
-                    .expect("the token lock is never poisoned")
-                    .contains(token.trim());
+                    .expect("the token lock is never poisoned");
+                return match issued.get_mut(token.trim()) {
+                    None | Some(Some(0)) => false,
+                    Some(None) => true,
+                    Some(Some(left)) => {
+                        *left -= 1;
+                        true
+                    }
+                };
             }
             false
         })
@@ -658,7 +673,7 @@ impl TokenResponder {
             .issued
             .lock()
             .expect("the token lock is never poisoned")
-            .insert(token.clone());
+            .insert(token.clone(), self.state.data.access_token_uses);
         json_response(
             200,
             &json!({

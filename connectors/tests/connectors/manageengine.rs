@@ -1468,3 +1468,34 @@ async fn the_simulator_refuses_criteria_it_does_not_understand() {
         assert_eq!(body["response_status"]["status"], "failed", "{input}");
     }
 }
+
+#[tokio::test]
+async fn an_expired_zoho_token_is_refreshed_once_through_the_simulator() {
+    let mut data: Value =
+        serde_json::from_str(&fixture("manageengine.json")).expect("the fixture is JSON");
+    data["access_token_uses"] = json!(1);
+    let sim = simulator_with(&data.to_string()).await;
+    let client = demo_zoho_client(&sim);
+
+    let lookups = client
+        .lookup(&[id(BOT_ID), ext("pat@acme.com")])
+        .await
+        .expect("an answer after one refresh");
+    assert_eq!(found(&lookups, &id(BOT_ID)).itsm_user_id.as_str(), BOT_ID);
+    assert_eq!(
+        found(&lookups, &ext("pat@acme.com")).itsm_user_id.as_str(),
+        PAT_ID
+    );
+    assert_eq!(
+        client.http().requests_sent(),
+        5,
+        "token, search, refused search, token, search"
+    );
+
+    let err = client
+        .lookup(&[ext("dana@acme.com")])
+        .await
+        .expect_err("one refresh per run");
+    assert_eq!(err.reason(), Reason::AuthFailed, "{err}");
+    assert_eq!(client.http().requests_sent(), 6);
+}
