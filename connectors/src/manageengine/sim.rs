@@ -246,13 +246,9 @@ fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str>
         .flatten()
 }
 
-/// A failed `response_status`: ServiceDesk Plus puts 4000 on top and the
-/// specific code in the message.
-fn failure(http_status: u16, code: u64, message: &str) -> ResponseTemplate {
-    Refusal::new(http_status, code, message).template()
-}
-
-/// A request the server refuses, kept small until it becomes an answer.
+/// A request the server refuses, kept small until it becomes an answer: a
+/// failed `response_status` with 4000 on top and the specific code in the
+/// message, as ServiceDesk Plus writes it.
 #[derive(Debug)]
 struct Refusal {
     http_status: u16,
@@ -306,14 +302,14 @@ impl Respond for UsersResponder {
 impl UsersResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
         if !self.state.authenticated(request) {
-            return failure(401, 4022, "Invalid API key received");
+            return Refusal::new(401, 4022, "Invalid API key received").template();
         }
         if !self.state.within_limit() {
             let status = match self.state.data.rate_limit.as_ref().map(|l| l.answer) {
                 Some(RateLimitAnswer::Status4015) => 200,
                 _ => 429,
             };
-            return failure(status, 4015, "API rate limit reached");
+            return Refusal::new(status, 4015, "API rate limit reached").template();
         }
         match ListRequest::parse(request) {
             Ok(list) => list.answer(&self.state.data.users),
@@ -322,7 +318,8 @@ impl UsersResponder {
     }
 }
 
-/// A parsed `input_data`.
+/// A parsed `input_data`. `sort_field` and `sort_order` are not read: users
+/// come in fixture order, which is stable from page to page.
 #[derive(Debug)]
 struct ListRequest {
     row_count: u64,
@@ -331,8 +328,6 @@ struct ListRequest {
     criteria: Vec<Node>,
     /// Echoed in the answer's `list_info`, as the server does.
     search_criteria: Option<Value>,
-    sort_field: Option<String>,
-    descending: bool,
 }
 
 impl ListRequest {
@@ -379,36 +374,20 @@ impl ListRequest {
             None | Some(Value::Null) => Vec::new(),
             Some(value) => Node::parse_list(value)?,
         };
-        let sort_field = list_info
-            .get("sort_field")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let descending = list_info
-            .get("sort_order")
-            .and_then(Value::as_str)
-            .is_some_and(|order| order.eq_ignore_ascii_case("desc"));
         Ok(ListRequest {
             row_count,
             start_index,
             get_total_count,
             criteria,
             search_criteria,
-            sort_field,
-            descending,
         })
     }
 
     fn answer(&self, users: &[Map<String, Value>]) -> ResponseTemplate {
-        let mut matching: Vec<&Map<String, Value>> = users
+        let matching: Vec<&Map<String, Value>> = users
             .iter()
             .filter(|user| Node::all_match(&self.criteria, user))
             .collect();
-        if let Some(field) = &self.sort_field {
-            matching.sort_by_key(|user| field_text(user, field));
-            if self.descending {
-                matching.reverse();
-            }
-        }
         let total = matching.len();
         let skip = usize::try_from(self.start_index - 1).unwrap_or(usize::MAX);
         let take = usize::try_from(self.row_count).unwrap_or(usize::MAX);
@@ -425,11 +404,6 @@ impl ListRequest {
             "row_count": page.len(),
         });
         if let Some(info) = list_info.as_object_mut() {
-            if let Some(field) = &self.sort_field {
-                info.insert("sort_field".into(), json!(field));
-                let order = if self.descending { "desc" } else { "asc" };
-                info.insert("sort_order".into(), json!(order));
-            }
             if let Some(criteria) = &self.search_criteria {
                 info.insert("search_criteria".into(), criteria.clone());
             }
