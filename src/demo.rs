@@ -31,6 +31,11 @@ const SYSTEMS: &[(System, &str, &str)] = &[
         "fixtures/freshservice.json",
         include_str!("../fixtures/freshservice.json"),
     ),
+    (
+        System::ManageEngine,
+        "fixtures/manageengine.json",
+        include_str!("../fixtures/manageengine.json"),
+    ),
 ];
 
 const IDENTITIES: &str = include_str!("../fixtures/demo/identities.toml");
@@ -41,6 +46,7 @@ const SECRETS: &[(&str, &str)] = &[
     ("snow-password", "demo-snow-password"),
     ("jira-token", "demo-jira-token"),
     ("freshservice-key", "demo-freshservice-key"),
+    ("manageengine-authtoken", "demo-manageengine-authtoken"),
 ];
 
 pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {

@@ -607,8 +607,17 @@ impl HttpClient {
         let mut request = self
             .client
             .request(spec.method.clone(), spec.url.clone())
-            .query(&spec.query)
-            .header(reqwest::header::ACCEPT, "application/json");
+            .query(&spec.query);
+        // reqwest appends headers: a vendor's own media type (ManageEngine's
+        // `application/vnd.manageengine.sdp.v3+json`) must replace the
+        // default, not travel beside it.
+        if !spec
+            .headers
+            .iter()
+            .any(|(name, _)| name == reqwest::header::ACCEPT)
+        {
+            request = request.header(reqwest::header::ACCEPT, "application/json");
+        }
         for (name, value) in &spec.headers {
             request = request.header(name, value);
         }

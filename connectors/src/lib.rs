@@ -9,6 +9,7 @@
 pub mod freshservice;
 pub mod http;
 pub mod jira;
+pub mod manageengine;
 pub mod servicenow;
 pub mod sim;
 
@@ -133,7 +134,7 @@ impl System {
     pub fn implemented(self) -> bool {
         matches!(
             self,
-            System::ServiceNow | System::Jira | System::Freshservice
+            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine
         )
     }
 
@@ -168,7 +169,8 @@ impl System {
             System::ServiceNow => servicenow::parse_sys_id(value),
             System::Jira => jira::parse_account_id(value),
             System::Freshservice => freshservice::parse_id(value),
-            System::Salesforce | System::ManageEngine => {
+            System::ManageEngine => manageengine::parse_id(value),
+            System::Salesforce => {
                 if value.is_empty() {
                     Err("the id is empty".into())
                 } else {
@@ -320,6 +322,7 @@ pub enum AnyConnector {
     ServiceNow(servicenow::Client),
     Jira(jira::Client),
     Freshservice(freshservice::Client),
+    ManageEngine(manageengine::Client),
 }
 
 impl AnyConnector {
@@ -331,6 +334,9 @@ impl AnyConnector {
             System::Freshservice => Ok(AnyConnector::Freshservice(freshservice::Client::new(
                 settings,
             )?)),
+            System::ManageEngine => Ok(AnyConnector::ManageEngine(manageengine::Client::new(
+                settings,
+            )?)),
             other => Err(ConnectorError::NotImplemented { system: other }),
         }
     }
@@ -340,6 +346,7 @@ impl AnyConnector {
             AnyConnector::ServiceNow(c) => c.lookup(keys).await,
             AnyConnector::Jira(c) => c.lookup(keys).await,
             AnyConnector::Freshservice(c) => c.lookup(keys).await,
+            AnyConnector::ManageEngine(c) => c.lookup(keys).await,
         }
     }
 
@@ -348,6 +355,7 @@ impl AnyConnector {
             AnyConnector::ServiceNow(c) => c.whoami().await,
             AnyConnector::Jira(c) => c.whoami().await,
             AnyConnector::Freshservice(c) => c.whoami().await,
+            AnyConnector::ManageEngine(c) => c.whoami().await,
         }
     }
 
@@ -356,6 +364,7 @@ impl AnyConnector {
             AnyConnector::ServiceNow(c) => c.http(),
             AnyConnector::Jira(c) => c.http(),
             AnyConnector::Freshservice(c) => c.http(),
+            AnyConnector::ManageEngine(c) => c.http(),
         }
     }
 
@@ -364,6 +373,7 @@ impl AnyConnector {
             AnyConnector::ServiceNow(c) => c.bot_setting_problems(bot),
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
             AnyConnector::Freshservice(c) => c.bot_setting_problems(bot),
+            AnyConnector::ManageEngine(c) => c.bot_setting_problems(bot),
         }
     }
 }

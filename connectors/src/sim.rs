@@ -121,6 +121,12 @@ pub struct SimCredentials {
     pub basic: Vec<BasicAccount>,
     #[serde(default)]
     pub bearer: Vec<TokenAccount>,
+    /// ManageEngine on-premises API keys (`authtoken` header).
+    #[serde(default)]
+    pub authtoken: Vec<TokenAccount>,
+    /// ManageEngine Cloud: Zoho OAuth clients and their refresh tokens.
+    #[serde(default)]
+    pub zoho_oauth: Vec<ZohoClient>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +142,18 @@ pub struct BasicAccount {
 #[serde(deny_unknown_fields)]
 pub struct TokenAccount {
     pub token: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// A Zoho OAuth client whose refresh token the token endpoint exchanges
+/// for access tokens.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZohoClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
     #[serde(default)]
     pub user: Option<String>,
 }
@@ -298,6 +316,18 @@ impl AnySimulator {
                 })?;
                 let server = start(listen, record_requests).await?;
                 crate::freshservice::sim::mount(&server, data, faults.clone()).await;
+                server
+            }
+            System::ManageEngine => {
+                let data = crate::manageengine::sim::SimData::parse(data).map_err(|detail| {
+                    SimError::Data {
+                        path: path.to_owned(),
+                        system,
+                        detail,
+                    }
+                })?;
+                let server = start(listen, record_requests).await?;
+                crate::manageengine::sim::mount(&server, data, faults.clone()).await;
                 server
             }
             other => return Err(SimError::NotImplemented { system: other }),

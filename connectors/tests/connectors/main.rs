@@ -3,5 +3,6 @@
 
 mod freshservice;
 mod jira;
+mod manageengine;
 mod servicenow;
 mod support;
