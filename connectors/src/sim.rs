@@ -121,6 +121,10 @@ pub struct SimCredentials {
     pub basic: Vec<BasicAccount>,
     #[serde(default)]
     pub bearer: Vec<TokenAccount>,
+    /// OAuth clients a token endpoint accepts (Salesforce client
+    /// credentials); the tokens it issues act as `user`.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -136,6 +140,15 @@ pub struct BasicAccount {
 #[serde(deny_unknown_fields)]
 pub struct TokenAccount {
     pub token: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
     #[serde(default)]
     pub user: Option<String>,
 }
