@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod jira;
+pub mod salesforce;
 pub mod servicenow;
 pub mod sim;
 
@@ -130,7 +131,7 @@ impl System {
 
     /// Whether this version has a connector for the system.
     pub fn implemented(self) -> bool {
-        matches!(self, System::ServiceNow | System::Jira)
+        matches!(self, System::ServiceNow | System::Jira | System::Salesforce)
     }
 
     /// The auth types the system accepts (SPEC section 3).
@@ -163,7 +164,8 @@ impl System {
         match self {
             System::ServiceNow => servicenow::parse_sys_id(value),
             System::Jira => jira::parse_account_id(value),
-            System::Salesforce | System::Freshservice | System::ManageEngine => {
+            System::Salesforce => salesforce::parse_id(value),
+            System::Freshservice | System::ManageEngine => {
                 if value.is_empty() {
                     Err("the id is empty".into())
                 } else {
@@ -314,6 +316,7 @@ pub struct ConnectorSettings {
 pub enum AnyConnector {
     ServiceNow(servicenow::Client),
     Jira(jira::Client),
+    Salesforce(salesforce::Client),
 }
 
 impl AnyConnector {
@@ -322,6 +325,7 @@ impl AnyConnector {
         match settings.system {
             System::ServiceNow => Ok(AnyConnector::ServiceNow(servicenow::Client::new(settings)?)),
             System::Jira => Ok(AnyConnector::Jira(jira::Client::new(settings)?)),
+            System::Salesforce => Ok(AnyConnector::Salesforce(salesforce::Client::new(settings)?)),
             other => Err(ConnectorError::NotImplemented { system: other }),
         }
     }
@@ -330,6 +334,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.lookup(keys).await,
             AnyConnector::Jira(c) => c.lookup(keys).await,
+            AnyConnector::Salesforce(c) => c.lookup(keys).await,
         }
     }
 
@@ -337,6 +342,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.whoami().await,
             AnyConnector::Jira(c) => c.whoami().await,
+            AnyConnector::Salesforce(c) => c.whoami().await,
         }
     }
 
@@ -344,6 +350,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.http(),
             AnyConnector::Jira(c) => c.http(),
+            AnyConnector::Salesforce(c) => c.http(),
         }
     }
 
@@ -351,6 +358,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.bot_setting_problems(bot),
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
+            AnyConnector::Salesforce(c) => c.bot_setting_problems(bot),
         }
     }
 }
