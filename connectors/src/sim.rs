@@ -301,6 +301,18 @@ impl AnySimulator {
                 crate::jira::sim::mount(&server, data, faults.clone()).await;
                 server
             }
+            System::Salesforce => {
+                let data = crate::salesforce::sim::SimData::parse(data).map_err(|detail| {
+                    SimError::Data {
+                        path: path.to_owned(),
+                        system,
+                        detail,
+                    }
+                })?;
+                let server = start(listen, record_requests).await?;
+                crate::salesforce::sim::mount(&server, data, faults.clone()).await;
+                server
+            }
             other => return Err(SimError::NotImplemented { system: other }),
         };
         Ok(AnySimulator {

@@ -11,6 +11,7 @@
 
 pub mod id;
 pub mod query;
+pub mod sim;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
