@@ -2,5 +2,6 @@
 //! query, auth) and real response shapes. One binary, one module per system.
 
 mod jira;
+mod salesforce;
 mod servicenow;
 mod support;
