@@ -118,7 +118,8 @@ struct State {
     /// Access tokens issued by the token endpoint -> the user they act as.
     tokens: HashMap<String, Option<String>>,
     issued: u64,
-    /// API requests counted against the daily limit.
+    /// API requests (under `/services/data/`) counted against the daily
+    /// limit; token and userinfo requests are OAuth, not API, requests.
     api_usage: u64,
     /// Query locators -> every row of the query, projected.
     cursors: HashMap<String, Vec<Value>>,
@@ -297,40 +298,40 @@ impl Simulator {
         let uri_bytes =
             request.url.path().len() + request.url.query().map_or(0, |query| query.len() + 1);
         if uri_bytes > MAX_URI_BYTES {
+            // The front end refuses it before the API sees it: no limit header.
             return ResponseTemplate::new(414).set_body_raw(
                 "<html><body><h1>Bad Message 414</h1><pre>reason: URI Too Long</pre></body></html>",
                 "text/html;charset=iso-8859-1",
             );
         }
-        if self.caller(request).is_none() {
-            return session_expired();
-        }
-        let used = {
-            let mut state = self.state();
-            if state.api_usage >= self.data.daily_limit {
-                None
-            } else {
-                state.api_usage += 1;
-                Some(state.api_usage)
-            }
-        };
-        let limit = self.data.daily_limit;
-        let Some(used) = used else {
-            return errors(
+        let answer = if self.caller(request).is_none() {
+            session_expired()
+        } else if self.count_request() {
+            self.route_data(request)
+        } else {
+            errors(
                 403,
                 "REQUEST_LIMIT_EXCEEDED",
                 "TotalRequests Limit exceeded.",
             )
-            .insert_header(
-                "sforce-limit-info",
-                format!("api-usage={limit}/{limit}").as_str(),
-            );
         };
-        let answer = self.route_data(request);
+        let used = self.state().api_usage;
+        let limit = self.data.daily_limit;
         answer.insert_header(
             "sforce-limit-info",
             format!("api-usage={used}/{limit}").as_str(),
         )
+    }
+
+    /// Counts one API request against the daily limit; `false` when the
+    /// limit is already reached.
+    fn count_request(&self) -> bool {
+        let mut state = self.state();
+        if state.api_usage >= self.data.daily_limit {
+            return false;
+        }
+        state.api_usage += 1;
+        true
     }
 
     fn route_data(&self, request: &Request) -> ResponseTemplate {
