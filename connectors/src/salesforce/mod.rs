@@ -142,10 +142,14 @@ impl Client {
         if url.scheme() == "https" || (url.scheme() == "http" && loopback) {
             return Ok(url);
         }
+        let path = match self.http.credentials() {
+            Credentials::OAuth(grant) => grant.token_url.path().to_owned(),
+            _ => String::new(),
+        };
         Err(ConnectorError::BadResponse {
             integration: self.http.integration().clone(),
             method: Method::POST,
-            path: "/services/oauth2/token".into(),
+            path,
             detail: "the token answer names an instance_url that is not https://; set \
                      instance_url in the config"
                 .into(),
