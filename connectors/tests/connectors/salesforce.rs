@@ -740,6 +740,68 @@ async fn client_credentials_fetch_one_token_and_query_the_instance_it_names() {
 }
 
 #[tokio::test]
+async fn a_configured_instance_url_beats_the_one_the_token_names() {
+    let login = MockServer::start().await;
+    let named = MockServer::start().await;
+    mount_catch_all(&named).await;
+    let configured = MockServer::start().await;
+    mount_token(&login, "00Dx!first", &named, 1).await;
+    mount_catch_all(&login).await;
+    Mock::given(method("GET"))
+        .and(path(QUERY))
+        .and(header("authorization", "Bearer 00Dx!first"))
+        .respond_with(page(vec![], None))
+        .expect(1)
+        .mount(&configured)
+        .await;
+    mount_catch_all(&configured).await;
+    let mut settings = settings(
+        System::Salesforce,
+        &login,
+        oauth(&login, "demo-client", "demo-client-secret"),
+    );
+    settings.instance_url = Some(configured.uri().parse().expect("a valid URL"));
+    let salesforce = client_with(settings);
+
+    salesforce
+        .lookup(&[by_id(BOT_ID)])
+        .await
+        .expect("lookup succeeds");
+
+    assert!(received(&named).await.is_empty());
+    assert_eq!(salesforce.http().requests_sent(), 2);
+}
+
+#[tokio::test]
+async fn a_token_naming_a_plain_http_instance_elsewhere_is_a_bad_response() {
+    let login = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .respond_with(sf_json(
+            200,
+            json!({"access_token": "00Dx!first", "instance_url": "http://acme.my.salesforce.com",
+                   "token_type": "Bearer"}),
+        ))
+        .expect(1)
+        .mount(&login)
+        .await;
+    mount_catch_all(&login).await;
+    let salesforce = client(&login, oauth(&login, "demo-client", "demo-client-secret"));
+
+    let err = salesforce
+        .lookup(&[by_id(BOT_ID)])
+        .await
+        .expect_err("refused");
+
+    assert_eq!(err.reason(), Reason::BadResponse, "{err}");
+    assert_eq!(
+        salesforce.http().requests_sent(),
+        1,
+        "the token went nowhere"
+    );
+}
+
+#[tokio::test]
 async fn an_invalid_session_fetches_one_new_token_and_retries() {
     let login = MockServer::start().await;
     let instance = MockServer::start().await;
