@@ -259,11 +259,8 @@ impl Client {
                 too_long.push(literal);
                 continue;
             }
-            let separator = if batch.is_empty() { 0 } else { comma };
-            if !batch.is_empty()
-                && (length + separator + cost > MAX_URI_BYTES
-                    || batch.len() >= MAX_VALUES_PER_QUERY)
-            {
+            let full = length + comma + cost > MAX_URI_BYTES || batch.len() >= MAX_VALUES_PER_QUERY;
+            if full && !batch.is_empty() {
                 batches.push(std::mem::take(&mut batch));
                 length = fixed;
             }
@@ -309,28 +306,39 @@ fn endpoint(instance: &Url, path: &str) -> Url {
 
 /// Reads Salesforce's error array before the status code decides: the daily
 /// quota (403 `REQUEST_LIMIT_EXCEEDED`) is not a refused login and must not
-/// be retried; a malformed query or a URI too long is a bad response.
-/// 401 `INVALID_SESSION_ID` is left to the client, which refreshes a
-/// fetched token once.
+/// be retried; a refused query (400 `MALFORMED_QUERY`, `INVALID_FIELD`, ...)
+/// or a URI too long is a bad response. 401 `INVALID_SESSION_ID` is left to
+/// the client, which refreshes a fetched token once.
+///
+/// A 400's message is left out on purpose: Salesforce quotes the query in
+/// it, and the query carries users' logins.
 fn classify(reply: &Reply) -> Option<Verdict> {
-    let first_error = |code: &str| {
-        wire::error_codes(&reply.body)
-            .into_iter()
-            .find(|error| error.error_code.as_deref() == Some(code))
-            .map(|error| {
-                format!(
-                    "{code}: {}",
-                    error.message.unwrap_or_else(|| "no message".into())
-                )
-            })
-    };
+    let errors = wire::error_codes(&reply.body);
     match reply.status.as_u16() {
-        403 => first_error("REQUEST_LIMIT_EXCEEDED").map(|detail| {
-            Verdict::QuotaExhausted(format!(
-                "the org's daily API request limit is used up ({detail})"
-            ))
-        }),
-        400 => first_error("MALFORMED_QUERY").map(Verdict::BadResponse),
+        403 => errors
+            .into_iter()
+            .find(|error| error.error_code.as_deref() == Some("REQUEST_LIMIT_EXCEEDED"))
+            .map(|error| {
+                Verdict::QuotaExhausted(format!(
+                    "the org's daily API request limit is used up (REQUEST_LIMIT_EXCEEDED: {})",
+                    error.message.unwrap_or_else(|| "no message".into())
+                ))
+            }),
+        400 if !errors.is_empty() => {
+            let codes: Vec<&str> = errors
+                .iter()
+                .filter_map(|error| error.error_code.as_deref())
+                .collect();
+            let hint = if codes.contains(&"INVALID_FIELD") {
+                "; check lookup_by names a field of User"
+            } else {
+                ""
+            };
+            Some(Verdict::BadResponse(format!(
+                "Salesforce refused the query ({}){hint}",
+                codes.join(", ")
+            )))
+        }
         414 | 431 => Some(Verdict::BadResponse(format!(
             "HTTP {}: the request URI or headers are too long for Salesforce",
             reply.status.as_u16()
