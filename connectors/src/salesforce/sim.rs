@@ -9,7 +9,7 @@
 //! Never answers from canned per-test responses and never changes the
 //! fixture: each answer is computed from the data and the request.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -25,6 +25,13 @@ const DEFAULT_BATCH_SIZE: usize = 2_000;
 
 /// Daily API requests unless the fixture says otherwise (Developer Edition).
 const DEFAULT_DAILY_LIMIT: u64 = 15_000;
+
+/// Open query cursors kept; the oldest is dropped past this, as Salesforce
+/// limits open cursors per user. Keeps a long-lived simulator's memory flat.
+const MAX_CURSORS: usize = 50;
+
+/// Query locators look like Salesforce's (`01g...`), then a number.
+const CURSOR_PREFIX: &str = "01gSIM";
 
 /// Salesforce answers 414 past this many bytes of request URI.
 const MAX_URI_BYTES: usize = 16_384;
@@ -122,7 +129,8 @@ struct State {
     /// limit; token and userinfo requests are OAuth, not API, requests.
     api_usage: u64,
     /// Query locators -> every row of the query, projected.
-    cursors: HashMap<String, Vec<Value>>,
+    cursors: BTreeMap<u64, Vec<Value>>,
+    opened: u64,
 }
 
 struct Simulator {
@@ -414,7 +422,10 @@ impl Simulator {
         let Ok(offset) = offset.parse::<usize>() else {
             return errors(400, "INVALID_QUERY_LOCATOR", "invalid query locator");
         };
-        let rows = self.state().cursors.get(cursor).cloned();
+        let rows = cursor
+            .strip_prefix(CURSOR_PREFIX)
+            .and_then(|number| number.parse::<u64>().ok())
+            .and_then(|number| self.state().cursors.get(&number).cloned());
         match rows {
             Some(rows) if offset < rows.len() => {
                 self.page(rows, offset, version, Some(cursor.to_owned()))
@@ -439,9 +450,13 @@ impl Simulator {
         if end < total {
             let cursor = cursor.unwrap_or_else(|| {
                 let mut state = self.state();
-                let cursor = format!("01gSIM{:012}", state.cursors.len() + 1);
-                state.cursors.insert(cursor.clone(), rows);
-                cursor
+                state.opened += 1;
+                let number = state.opened;
+                state.cursors.insert(number, rows);
+                while state.cursors.len() > MAX_CURSORS {
+                    state.cursors.pop_first();
+                }
+                format!("{CURSOR_PREFIX}{number:012}")
             });
             if let Some(object) = body.as_object_mut() {
                 object.insert(

@@ -232,3 +232,136 @@ async fn simulator_faults_reach_the_connector() {
 
     assert_eq!(err.reason(), Reason::BadResponse, "{err}");
 }
+
+#[tokio::test]
+async fn simulator_speaks_salesforce_to_a_plain_http_client() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = simulator_with(&demo_data_with("batch_size", serde_json::json!(2))).await;
+    let http = reqwest::Client::new();
+    let query = format!("{}/services/data/v60.0/query", sim.uri());
+    let read = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let limit = response
+            .headers()
+            .get("sforce-limit-info")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let json: serde_json::Value = response.json().await.expect("JSON");
+        (status, limit, json)
+    };
+
+    // A refused client, then a token whose instance is the simulator.
+    let refused = http
+        .post(format!("{}/services/oauth2/token", sim.uri()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "nope"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    let (status, _, body) = read(refused).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_client");
+    let granted = http
+        .post(format!("{}/services/oauth2/token", sim.uri()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-client-secret"),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    let (status, _, token) = read(granted).await;
+    assert_eq!(status, 200);
+    assert_eq!(token["instance_url"], sim.uri());
+    assert_eq!(token["token_type"], "Bearer");
+    let access = token["access_token"].as_str().expect("a token").to_owned();
+
+    // No session, then a malformed query, then a page of the real shape.
+    let (status, limit, body) = read(
+        http.get(&query)
+            .query(&[("q", "SELECT Id FROM User WHERE Username = 'x'")])
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (401, Some("INVALID_SESSION_ID"))
+    );
+    assert_eq!(limit.as_deref(), Some("api-usage=0/15000"));
+    let (status, _, body) = read(
+        http.get(&query)
+            .bearer_auth(&access)
+            .query(&[("q", "SELECT Id FROM User WHERE Username LIKE 'x%'")])
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(
+        (status, body[0]["errorCode"].as_str()),
+        (400, Some("MALFORMED_QUERY"))
+    );
+    let (status, limit, page) = read(
+        http.get(&query)
+            .bearer_auth(&access)
+            .query(&[(
+                "q",
+                "SELECT Id, Username, IsActive FROM User WHERE IsActive = 'true'",
+            )])
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(limit.as_deref(), Some("api-usage=2/15000"));
+    assert_eq!(page["totalSize"], 4);
+    assert_eq!(page["done"], false);
+    assert_eq!(page["records"][0]["attributes"]["type"], "User");
+    assert!(
+        page["records"][0].get("Email").is_none(),
+        "only selected fields"
+    );
+    let next = page["nextRecordsUrl"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    assert!(next.starts_with("/services/data/v60.0/query/01g"), "{next}");
+    let (status, _, last) = read(
+        http.get(format!("{}{next}", sim.uri()))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!((status, last["done"].as_bool()), (200, Some(true)));
+    assert_eq!(last["records"].as_array().map(Vec::len), Some(2));
+
+    // A URI past 16,384 bytes never reaches the API.
+    let long = format!(
+        "SELECT Id FROM User WHERE Username = '{}'",
+        "a".repeat(17_000)
+    );
+    let too_long = http
+        .get(&query)
+        .bearer_auth(&access)
+        .query(&[("q", long)])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(too_long.status().as_u16(), 414);
+    assert!(
+        too_long
+            .text()
+            .await
+            .expect("a body")
+            .contains("URI Too Long")
+    );
+}
