@@ -105,6 +105,28 @@ impl SimData {
                     .map(|key| key.to_ascii_lowercase()),
             );
         }
+        let credentials = &file.simulator;
+        let users = credentials
+            .basic
+            .iter()
+            .map(|a| ("basic", &a.user))
+            .chain(credentials.bearer.iter().map(|a| ("bearer", &a.user)))
+            .chain(
+                credentials
+                    .oauth_clients
+                    .iter()
+                    .map(|c| ("oauth_clients", &c.user)),
+            );
+        for (kind, user) in users {
+            let Some(user) = user else { continue };
+            let known = parse_id(user).is_ok_and(|id| seen.contains(&id));
+            if !known {
+                return Err(format!(
+                    "simulator.{kind}: user {user:?} is not the Id of any record; name the Id of \
+                     the User the credential logs in as"
+                ));
+            }
+        }
         let batch_size = file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
             return Err("batch_size is 0; a page holds at least one record".into());
@@ -750,6 +772,11 @@ mod tests {
         let checksum = SimData::parse(r#"{"records":[{"Id":"001D000000IRFmaIAB"}]}"#)
             .expect_err("a wrong checksum");
         assert!(checksum.contains("checksum"), "{checksum}");
+        let stranger = SimData::parse(
+            r#"{"records":[],"simulator":{"bearer":[{"token":"t","user":"001D000000IRFmaIAH"}]}}"#,
+        )
+        .expect_err("a credential of nobody");
+        assert!(stranger.contains("simulator.bearer"), "{stranger}");
         let unknown = SimData::parse(r#"{"records":[],"users":[]}"#).expect_err("unknown key");
         assert!(unknown.contains("users"), "{unknown}");
     }
