@@ -1157,3 +1157,62 @@ async fn userinfo_answering_404_means_the_owner_is_unknown() {
     );
     assert_eq!(salesforce.http().requests_sent(), 1);
 }
+
+// --- lookup_by ----------------------------------------------------------
+
+#[tokio::test]
+async fn lookup_by_names_the_field_queried_and_returned_as_external_id() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(QUERY))
+        .and(query_param(
+            "q",
+            format!("{SELECT} Email IN ('PAT@acme.com')"),
+        ))
+        .respond_with(page(
+            vec![user_json(PAT_ID, "pat@acme.com.prod", true, "Pat", "Lee")],
+            None,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(QUERY))
+        .and(query_param(
+            "q",
+            "SELECT Id, Username, Email, IsActive, FirstName, LastName, Name, UserType, \
+             FederationIdentifier FROM User WHERE FederationIdentifier IN ('E-1001')",
+        ))
+        .respond_with(page(vec![], None))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+
+    let mut by_email = settings(System::Salesforce, &server, bearer(TOKEN));
+    by_email.lookup_field = "email".into();
+    let salesforce = client_with(by_email);
+    let lookups = salesforce
+        .lookup(&[by_username("PAT@acme.com")])
+        .await
+        .expect("lookup succeeds");
+    assert_eq!(
+        found(&lookups, &by_username("PAT@acme.com")).external_id,
+        Some(ExternalId::new("pat@acme.com"))
+    );
+
+    let mut by_federation = settings(System::Salesforce, &server, bearer(TOKEN));
+    by_federation.lookup_field = "FederationIdentifier".into();
+    let lookups = client_with(by_federation)
+        .lookup(&[by_username("E-1001")])
+        .await
+        .expect("lookup succeeds");
+    assert!(is_not_found(&lookups, &by_username("E-1001")));
+
+    let mut bad = settings(System::Salesforce, &server, bearer(TOKEN));
+    bad.lookup_field = "Username) OR (Id".into();
+    assert!(matches!(
+        Client::new(bad),
+        Err(ConnectorError::Setup { .. })
+    ));
+}
