@@ -542,3 +542,86 @@ impl Connector for Client {
         &self.http
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{HttpSettings, Integration, System};
+    use proptest::prelude::*;
+    use secrecy::SecretString;
+
+    fn client() -> Client {
+        Client::new(ConnectorSettings {
+            integration: Integration::new("salesforce"),
+            system: System::Salesforce,
+            base_url: Url::parse("https://acme.my.salesforce.com").expect("a valid URL"),
+            credentials: Credentials::Bearer {
+                token: SecretString::from("t"),
+            },
+            instance_url: None,
+            lookup_field: "Username".into(),
+            http: HttpSettings::default(),
+        })
+        .expect("valid settings")
+    }
+
+    proptest! {
+        // Each case cuts hundreds of values; fewer cases keep the suite quick.
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn every_batch_fits_the_uri_limit_and_every_value_is_sent_once(
+            values in prop::collection::vec("[a-zA-Z0-9.@+'\"\\\\ ü-]{1,120}", 0..800)
+        ) {
+            let salesforce = client();
+            let instance = Url::parse("https://acme.my.salesforce.com").expect("a valid URL");
+            let literals: Vec<String> = values
+                .iter()
+                .map(|value| query::literal(value).map_err(|e| TestCaseError::fail(e.reason)))
+                .collect::<Result<_, _>>()?;
+            let (batches, too_long) =
+                salesforce.batches(&instance, "Username", literals.iter().map(String::as_str));
+            prop_assert!(too_long.is_empty());
+            let sent: Vec<&str> = batches.iter().flatten().copied().collect();
+            let expected: Vec<&str> = literals.iter().map(String::as_str).collect();
+            prop_assert_eq!(sent, expected);
+            for batch in &batches {
+                let mut url = endpoint(&instance, QUERY_PATH);
+                url.query_pairs_mut().append_pair(
+                    "q",
+                    &query::select_in(&salesforce.fields, "Username", batch.iter().copied()),
+                );
+                prop_assert!(url.as_str().len() <= MAX_URI_BYTES, "{} bytes", url.as_str().len());
+            }
+        }
+    }
+
+    #[test]
+    fn the_quota_is_exhausted_not_a_refused_login() {
+        let reply = |status: u16, body: &str| Reply {
+            status: StatusCode::from_u16(status).expect("a status"),
+            headers: reqwest::header::HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+            method: Method::GET,
+            path: QUERY_PATH.into(),
+        };
+        let quota =
+            r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#;
+        assert!(matches!(
+            classify(&reply(403, quota)),
+            Some(Verdict::QuotaExhausted(_))
+        ));
+        let denied = r#"[{"message":"no","errorCode":"INSUFFICIENT_ACCESS"}]"#;
+        assert_eq!(classify(&reply(403, denied)), None);
+        let session =
+            r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
+        assert_eq!(classify(&reply(401, session)), None);
+        let token =
+            r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#;
+        assert_eq!(classify(&reply(400, token)), None);
+        assert!(matches!(
+            classify(&reply(414, "<h1>Bad Message 414</h1>")),
+            Some(Verdict::BadResponse(_))
+        ));
+    }
+}
