@@ -536,3 +536,36 @@ async fn userinfo_answering_404_means_the_owner_is_unknown() {
     );
     assert_eq!(salesforce.http().requests_sent(), 1);
 }
+
+#[tokio::test]
+async fn userinfo_refused_for_its_scope_is_unknown_but_the_quota_is_rate_limited() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/services/oauth2/userinfo"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw("Bad_OAuth_Token", "text/plain"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let salesforce = client(&server, bearer(TOKEN));
+    assert_eq!(
+        salesforce.whoami().await.expect("a 403 here is an answer"),
+        CredentialOwner::Unknown
+    );
+
+    let quota = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/services/oauth2/userinfo"))
+        .respond_with(sf_error(
+            403,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        ))
+        .expect(1)
+        .mount(&quota)
+        .await;
+    mount_catch_all(&quota).await;
+    let salesforce = client(&quota, bearer(TOKEN));
+    let err = salesforce.whoami().await.expect_err("quota used up");
+    assert_eq!(err.reason(), Reason::RateLimited, "{err}");
+}
