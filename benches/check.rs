@@ -45,6 +45,15 @@ const SHAPES: &[Shape] = &[
         secret: "demo-jira-token",
     },
     Shape {
+        system: System::Salesforce,
+        fixture: "salesforce.json",
+        list: "records",
+        id_field: "Id",
+        external_field: "Username",
+        auth: "type = \"bearer\"\ntoken = \"file:secret\"",
+        secret: "demo-salesforce-token",
+    },
+    Shape {
         system: System::Freshservice,
         fixture: "freshservice.json",
         list: "requesters",
@@ -70,10 +79,18 @@ fn generated_id(system: System, i: usize) -> Value {
         System::ServiceNow => Value::from(format!("{:032x}", 0xbe00_0000_usize + i)),
         System::Jira => Value::from(format!("5b10ac8d82e05b22{:08x}", i)),
         System::Freshservice => Value::from(30_000_000_000u64 + i as u64),
-        System::Salesforce | System::ManageEngine => {
-            Value::from(format!("{}", 123_640_000_000_000_000u64 + i as u64))
-        }
+        System::Salesforce => Value::from(salesforce_id(i)),
+        System::ManageEngine => Value::from(format!("{}", 123_640_000_000_000_000u64 + i as u64)),
     }
+}
+
+/// A valid 18-character Salesforce Id for user `i`.
+fn salesforce_id(i: usize) -> String {
+    let base = format!("0055e{:010}", i);
+    itsmid_connectors::System::Salesforce
+        .parse_itsm_user_id(&base)
+        .map(|id| id.0)
+        .unwrap_or(base)
 }
 
 fn id_text(value: &Value) -> String {
@@ -184,7 +201,7 @@ async fn main() {
         "1/entry: req",
         "1/entry: s"
     );
-    for shape in SHAPES.iter().filter(|s| s.system.implemented()) {
+    for shape in SHAPES.iter() {
         let f = run_one(shape, entries, rpm).await;
         let ratio = if f.floor > 0.0 {
             f.seconds / f.floor

@@ -176,6 +176,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             credential_owner: None,
             rate_limit_waits: c.connector.http().rate_limit_waits(),
             detail: None,
+            notes: c.connector.http().notes(),
         };
         if let Some(error) = &outcome.error {
             row.status = "unavailable";

@@ -181,7 +181,7 @@ async fn simulate(system: &str, data: &Path, listen: SocketAddr) -> anyhow::Resu
     let system = System::parse(system).ok_or_else(|| {
         anyhow!(
             "unknown system \"{system}\"; use one of: {}",
-            crate::lint::implemented_systems()
+            System::ALL.map(System::as_str).join(", ")
         )
     })?;
     let text =

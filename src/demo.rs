@@ -27,6 +27,11 @@ const SYSTEMS: &[(System, &str, &str)] = &[
         include_str!("../fixtures/jira.json"),
     ),
     (
+        System::Salesforce,
+        "fixtures/salesforce.json",
+        include_str!("../fixtures/salesforce.json"),
+    ),
+    (
         System::Freshservice,
         "fixtures/freshservice.json",
         include_str!("../fixtures/freshservice.json"),
@@ -45,6 +50,7 @@ const CONFIG_TEMPLATE: &str = include_str!("../fixtures/demo/itsmid.toml");
 const SECRETS: &[(&str, &str)] = &[
     ("snow-password", "demo-snow-password"),
     ("jira-token", "demo-jira-token"),
+    ("salesforce-client-secret", "demo-client-secret"),
     ("freshservice-key", "demo-freshservice-key"),
     ("manageengine-authtoken", "demo-manageengine-authtoken"),
 ];

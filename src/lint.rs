@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::anyhow;
 use serde::Serialize;
 
 use crate::check;
@@ -24,25 +23,6 @@ struct LintReport {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let (config, identities) = cli::load_inputs(&args.config)?;
-    let unimplemented: Vec<String> = config
-        .connectors
-        .iter()
-        .filter(|c| !c.system.implemented())
-        .map(|c| {
-            format!(
-                "{}, line {}: connector `{}`: system \"{}\" has no connector in this version; remove the entry or use one of: {}",
-                config.path.display(),
-                c.line.unwrap_or(0),
-                c.integration,
-                c.system,
-                implemented_systems()
-            )
-        })
-        .collect();
-    if !unimplemented.is_empty() {
-        return Err(anyhow!("{}", unimplemented.join("\n")));
-    }
-
     let known: Vec<&str> = config
         .connectors
         .iter()
@@ -133,14 +113,4 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problems
     })
-}
-
-/// The systems this version has connectors for, for messages.
-pub fn implemented_systems() -> String {
-    itsmid_connectors::System::ALL
-        .iter()
-        .filter(|s| s.implemented())
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

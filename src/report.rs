@@ -170,6 +170,10 @@ pub struct SystemRow {
     pub rate_limit_waits: u32,
     /// What went wrong, for an unavailable system.
     pub detail: Option<String>,
+    /// What the system said about itself (Salesforce `api_usage` and
+    /// `api_remaining` from `Sforce-Limit-Info`).
+    #[serde(flatten)]
+    pub notes: std::collections::BTreeMap<String, String>,
 }
 
 /// The record as the system returns it.
@@ -261,8 +265,14 @@ impl Report {
             }
         );
         out.push('\n');
-        let mut systems =
-            new_table(&["integration", "system", "status", "requests", "credentials"]);
+        let mut systems = new_table(&[
+            "integration",
+            "system",
+            "status",
+            "requests",
+            "credentials",
+            "notes",
+        ]);
         for row in &self.systems {
             let status = match row.reason {
                 Some(reason) => format!("{} ({})", row.status, reason.as_str()),
@@ -278,6 +288,11 @@ impl Report {
                 status,
                 row.api_requests.to_string(),
                 credentials,
+                row.notes
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             ]);
         }
         let _ = writeln!(out, "{systems}");

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::{Integration, System};
+use crate::Integration;
 
 /// SPEC section 5's `reason` for a system that could not be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,8 +97,6 @@ pub enum ConnectorError {
         integration: Integration,
         detail: String,
     },
-    #[error("system {system} has no connector in this version")]
-    NotImplemented { system: System },
 }
 
 impl ConnectorError {
@@ -111,9 +109,9 @@ impl ConnectorError {
             ConnectorError::RateLimited { .. } => Reason::RateLimited,
             ConnectorError::Timeout { .. } => Reason::Timeout,
             ConnectorError::BadResponse { .. } => Reason::BadResponse,
-            ConnectorError::Unreachable { .. }
-            | ConnectorError::Setup { .. }
-            | ConnectorError::NotImplemented { .. } => Reason::Unreachable,
+            ConnectorError::Unreachable { .. } | ConnectorError::Setup { .. } => {
+                Reason::Unreachable
+            }
         }
     }
 }

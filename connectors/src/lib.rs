@@ -10,6 +10,7 @@ pub mod freshservice;
 pub mod http;
 pub mod jira;
 pub mod manageengine;
+pub mod salesforce;
 pub mod servicenow;
 pub mod sim;
 
@@ -95,8 +96,7 @@ impl fmt::Display for ItsmUserId {
     }
 }
 
-/// The ticketing systems itsmid knows. `implemented()` lists those this
-/// version has a connector for; the others are refused by `lint`.
+/// The ticketing systems itsmid has connectors for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum System {
@@ -128,14 +128,6 @@ impl System {
 
     pub fn parse(value: &str) -> Option<System> {
         System::ALL.into_iter().find(|s| s.as_str() == value)
-    }
-
-    /// Whether this version has a connector for the system.
-    pub fn implemented(self) -> bool {
-        matches!(
-            self,
-            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine
-        )
     }
 
     /// The auth types the system accepts (SPEC section 3).
@@ -170,13 +162,7 @@ impl System {
             System::Jira => jira::parse_account_id(value),
             System::Freshservice => freshservice::parse_id(value),
             System::ManageEngine => manageengine::parse_id(value),
-            System::Salesforce => {
-                if value.is_empty() {
-                    Err("the id is empty".into())
-                } else {
-                    Ok(ItsmUserId::new(value))
-                }
-            }
+            System::Salesforce => salesforce::parse_id(value),
         }
     }
 }
@@ -323,6 +309,7 @@ pub enum AnyConnector {
     Jira(jira::Client),
     Freshservice(freshservice::Client),
     ManageEngine(manageengine::Client),
+    Salesforce(salesforce::Client),
 }
 
 impl AnyConnector {
@@ -337,7 +324,7 @@ impl AnyConnector {
             System::ManageEngine => Ok(AnyConnector::ManageEngine(manageengine::Client::new(
                 settings,
             )?)),
-            other => Err(ConnectorError::NotImplemented { system: other }),
+            System::Salesforce => Ok(AnyConnector::Salesforce(salesforce::Client::new(settings)?)),
         }
     }
 
@@ -347,6 +334,7 @@ impl AnyConnector {
             AnyConnector::Jira(c) => c.lookup(keys).await,
             AnyConnector::Freshservice(c) => c.lookup(keys).await,
             AnyConnector::ManageEngine(c) => c.lookup(keys).await,
+            AnyConnector::Salesforce(c) => c.lookup(keys).await,
         }
     }
 
@@ -356,6 +344,7 @@ impl AnyConnector {
             AnyConnector::Jira(c) => c.whoami().await,
             AnyConnector::Freshservice(c) => c.whoami().await,
             AnyConnector::ManageEngine(c) => c.whoami().await,
+            AnyConnector::Salesforce(c) => c.whoami().await,
         }
     }
 
@@ -365,6 +354,7 @@ impl AnyConnector {
             AnyConnector::Jira(c) => c.http(),
             AnyConnector::Freshservice(c) => c.http(),
             AnyConnector::ManageEngine(c) => c.http(),
+            AnyConnector::Salesforce(c) => c.http(),
         }
     }
 
@@ -374,6 +364,7 @@ impl AnyConnector {
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
             AnyConnector::Freshservice(c) => c.bot_setting_problems(bot),
             AnyConnector::ManageEngine(c) => c.bot_setting_problems(bot),
+            AnyConnector::Salesforce(c) => c.bot_setting_problems(bot),
         }
     }
 }

@@ -127,6 +127,10 @@ pub struct SimCredentials {
     /// ManageEngine Cloud: Zoho OAuth clients and their refresh tokens.
     #[serde(default)]
     pub zoho_oauth: Vec<ZohoClient>,
+    /// OAuth clients a token endpoint accepts (Salesforce client
+    /// credentials); the tokens it issues act as `user`.
+    #[serde(default)]
+    pub oauth_clients: Vec<OAuthClient>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +158,17 @@ pub struct ZohoClient {
     pub client_id: String,
     pub client_secret: String,
     pub refresh_token: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// An OAuth client a token endpoint accepts (Salesforce client
+/// credentials); the tokens it issues act as `user`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
     #[serde(default)]
     pub user: Option<String>,
 }
@@ -260,8 +275,6 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
-    #[error("system {system} has no simulator in this version")]
-    NotImplemented { system: System },
 }
 
 /// A running simulator of any system.
@@ -306,6 +319,18 @@ impl AnySimulator {
                 crate::jira::sim::mount(&server, data, faults.clone()).await;
                 server
             }
+            System::Salesforce => {
+                let data = crate::salesforce::sim::SimData::parse(data).map_err(|detail| {
+                    SimError::Data {
+                        path: path.to_owned(),
+                        system,
+                        detail,
+                    }
+                })?;
+                let server = start(listen, record_requests).await?;
+                crate::salesforce::sim::mount(&server, data, faults.clone()).await;
+                server
+            }
             System::Freshservice => {
                 let data = crate::freshservice::sim::SimData::parse(data).map_err(|detail| {
                     SimError::Data {
@@ -330,7 +355,6 @@ impl AnySimulator {
                 crate::manageengine::sim::mount(&server, data, faults.clone()).await;
                 server
             }
-            other => return Err(SimError::NotImplemented { system: other }),
         };
         Ok(AnySimulator {
             system,

@@ -146,15 +146,16 @@ async fn lint_reports_offline_problems_without_a_request() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn lint_refuses_a_system_this_version_does_not_implement() {
+async fn lint_refuses_a_system_itsmid_has_no_connector_for() {
     let world = World::start().await;
     world.write_identities(BOT);
     let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
-    let extra = "\n[[connectors]]\nintegration = \"salesforce\"\nsystem = \"salesforce\"\nbase_url = \"https://acme.my.salesforce.com\"\n[connectors.auth]\ntype = \"bearer\"\ntoken = \"env:SF_TOKEN\"\n";
+    let extra = "\n[[connectors]]\nintegration = \"zendesk\"\nsystem = \"zendesk\"\nbase_url = \"https://acme.zendesk.com\"\n[connectors.auth]\ntype = \"bearer\"\ntoken = \"env:ZENDESK_TOKEN\"\n";
     std::fs::write(world.path().join("itsmid.toml"), config + extra).unwrap();
     let output = world.run(&["lint"]).await;
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("salesforce"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown system \"zendesk\""), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,5 +1,5 @@
 //! `itsmid check` end to end for one system at a time: each finding code
-//! that applies to Freshservice and ManageEngine, against the system's
+//! that applies to Salesforce, Freshservice and ManageEngine, against the system's
 //! simulator, through the real binary. The same scenarios run for each
 //! system, over its own fixture data.
 
@@ -29,6 +29,22 @@ struct Profile {
     /// Whether the system says whom the credentials belong to.
     has_credential_check: bool,
 }
+
+const SALESFORCE: Profile = Profile {
+    system: System::Salesforce,
+    integration: "salesforce",
+    fixture: "salesforce.json",
+    auth: "type = \"bearer\"\ntoken = \"file:secret\"",
+    secret_name: "secret",
+    secret: "demo-salesforce-token",
+    bot_external_id: "moveworks.bot@acme.com.prod",
+    bot_id: "0055e000003MwBtAAK",
+    active: ("pat@acme.com.prod", "0055e000003PatLAAS", "Pat Lee"),
+    inactive: "beth.anglin@acme.com.prod",
+    stale_id: "0055e000003Zzz9AAC",
+    malformed_id: "0055e000003PatLAAA",
+    has_credential_check: true,
+};
 
 const FRESHSERVICE: Profile = Profile {
     system: System::Freshservice,
@@ -464,6 +480,7 @@ macro_rules! scenarios_for {
     };
 }
 
+scenarios_for!(salesforce, SALESFORCE);
 scenarios_for!(freshservice, FRESHSERVICE);
 scenarios_for!(manageengine, MANAGEENGINE);
 
@@ -487,6 +504,80 @@ async fn manageengine_two_users_with_one_email_are_ambiguous() {
         Value::from("123640000000142599"),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_two_users_with_one_username_are_ambiguous() {
+    scenarios::ambiguous(
+        &SALESFORCE,
+        "records",
+        "Id",
+        Value::from("0055e000003Zzz9AAC"),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_a_fifteen_character_id_is_the_same_record() {
+    let one = One::start(&SALESFORCE).await;
+    one.write_identities(&user(
+        &SALESFORCE,
+        "pat@acme.com",
+        &[
+            ("external_id", "pat@acme.com.prod"),
+            ("itsm_user_id", "0055e000003PatL"),
+        ],
+    ));
+    let (exit, report) = one.check().await;
+    assert_eq!(exit, 0, "{report:#}");
+    let entry = entry_of(&report, "pat@acme.com", "salesforce");
+    assert_eq!(entry["status"], "verified");
+    assert_eq!(entry["found"]["itsm_user_id"], "0055e000003PatLAAS");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_client_credentials_of_another_user_are_a_credential_mismatch() {
+    let one = One::start(&SALESFORCE).await;
+    let uri = one.sim.uri();
+    let config = format!(
+        "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"salesforce\"\nsystem = \"salesforce\"\nbase_url = \"{uri}\"\n[connectors.auth]\ntype = \"client_credentials\"\ntoken_url = \"{uri}/services/oauth2/token\"\nclient_id = \"other-client\"\nclient_secret = \"file:client-secret\"\n"
+    );
+    std::fs::write(one.dir.path().join("itsmid.toml"), config).unwrap();
+    std::fs::write(one.dir.path().join("client-secret"), "other-secret").unwrap();
+    one.write_identities("");
+    let (exit, report) = one.check().await;
+    assert_eq!(exit, 1);
+    assert_eq!(
+        findings(&report, "BOT_CREDENTIAL_MISMATCH").len(),
+        1,
+        "{report:#}"
+    );
+    let row = system_row(&report, "salesforce");
+    assert_eq!(row["credential_check"], "mismatch");
+    assert!(
+        row["api_requests"].as_u64().unwrap() >= 3,
+        "token, userinfo, lookup: {row}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn salesforce_a_bad_checksum_is_malformed_before_any_request() {
+    let one = One::start(&SALESFORCE).await;
+    one.write_identities(&user(
+        &SALESFORCE,
+        "dana@acme.com",
+        &[("itsm_user_id", "0055e000003DnaRAAA")],
+    ));
+    let (exit, report) = one.check().await;
+    assert_eq!(exit, 1);
+    assert_eq!(
+        findings(&report, "MALFORMED_ITSM_USER_ID").len(),
+        1,
+        "{report:#}"
+    );
+    for request in one.sim.server.received_requests().await.unwrap_or_default() {
+        assert!(!request.url.as_str().contains("DnaRAAA"), "{}", request.url);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,5 +4,6 @@
 mod freshservice;
 mod jira;
 mod manageengine;
+mod salesforce;
 mod servicenow;
 mod support;
