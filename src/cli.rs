@@ -60,6 +60,12 @@ pub enum Command {
     Check,
     /// Validate the config and identities files offline: no network.
     Lint,
+    /// Propose missing or stale ITSM ID Info from the systems; --write puts it into the identities file.
+    Resolve {
+        /// Write the proposed changes into the identities file (comments and layout are kept).
+        #[arg(long)]
+        write: bool,
+    },
     /// Run the check against built-in simulators of the ticketing systems: no credentials, no network.
     Demo {
         /// Folder for the demo's config and identities files (default: a fresh temporary folder).
@@ -110,6 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     match &args.command {
         Command::Check => check(&args).await,
         Command::Lint => crate::lint::run(&args),
+        Command::Resolve { write } => resolve(&args, *write).await,
         Command::Demo { dir } => crate::demo::run(&args, dir.as_deref()).await,
         Command::Simulate {
             system,
@@ -135,14 +142,36 @@ async fn check(args: &Args) -> anyhow::Result<Outcome> {
     Ok(Outcome::of(&report))
 }
 
-/// Builds the connectors and runs the check.
-pub async fn run_check(config: &Config, identities: &Identities) -> anyhow::Result<Report> {
-    let connected = crate::check::connect(config).map_err(|errors| {
+async fn resolve(args: &Args, write: bool) -> anyhow::Result<Outcome> {
+    let (config, identities) = load_inputs(&args.config)?;
+    let connected = connect(&config)?;
+    let run = crate::check::run(&identities, &connected).await;
+    let mut plan = crate::resolve::plan(&config, &identities, &connected, &run).await;
+    if write {
+        plan.written = crate::resolve::write(&identities, &plan)?;
+    }
+    emit(args, &plan.to_json(), &plan.to_table())?;
+    // Exit 1 when a system could not be checked, even after a write.
+    Ok(if plan.complete {
+        Outcome::InOrder
+    } else {
+        Outcome::Problems
+    })
+}
+
+/// Builds every connector, or says which secrets are missing (exit 2).
+pub fn connect(config: &Config) -> anyhow::Result<Vec<crate::check::Connected>> {
+    crate::check::connect(config).map_err(|errors| {
         anyhow!(
             "cannot set up the connectors; nothing was checked:\n  {}",
             errors.join("\n  ")
         )
-    })?;
+    })
+}
+
+/// Builds the connectors and runs the check.
+pub async fn run_check(config: &Config, identities: &Identities) -> anyhow::Result<Report> {
+    let connected = connect(config)?;
     Ok(crate::check::run(identities, &connected).await.report)
 }
 

@@ -139,6 +139,9 @@ impl Identity {
 #[derive(Debug, Clone)]
 pub struct Identities {
     pub path: PathBuf,
+    /// The text as read: an edit is made to this text, and refused if the
+    /// file no longer holds it.
+    pub text: String,
     pub bot: Option<Identity>,
     pub users: Vec<Identity>,
 }
@@ -190,6 +193,7 @@ impl Identities {
         if errors.is_empty() {
             Ok(Identities {
                 path: path.to_path_buf(),
+                text: text.to_owned(),
                 bot,
                 users,
             })

@@ -3,5 +3,6 @@
 
 mod check;
 mod inputs;
+mod resolve;
 mod support;
 mod systems;
