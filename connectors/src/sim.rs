@@ -295,66 +295,26 @@ impl AnySimulator {
         record_requests: bool,
     ) -> Result<AnySimulator, SimError> {
         let faults = Faults::default();
-        let server = match system {
-            System::ServiceNow => {
-                let data = crate::servicenow::sim::SimData::parse(data).map_err(|detail| {
-                    SimError::Data {
-                        path: path.to_owned(),
-                        system,
-                        detail,
-                    }
-                })?;
-                let server = start(listen, record_requests).await?;
-                crate::servicenow::sim::mount(&server, data, faults.clone()).await;
-                server
-            }
-            System::Jira => {
+        // Each system parses its own fixture and mounts its own responders.
+        macro_rules! start_system {
+            ($module:ident) => {{
                 let data =
-                    crate::jira::sim::SimData::parse(data).map_err(|detail| SimError::Data {
+                    crate::$module::sim::SimData::parse(data).map_err(|detail| SimError::Data {
                         path: path.to_owned(),
                         system,
                         detail,
                     })?;
                 let server = start(listen, record_requests).await?;
-                crate::jira::sim::mount(&server, data, faults.clone()).await;
+                crate::$module::sim::mount(&server, data, faults.clone()).await;
                 server
-            }
-            System::Salesforce => {
-                let data = crate::salesforce::sim::SimData::parse(data).map_err(|detail| {
-                    SimError::Data {
-                        path: path.to_owned(),
-                        system,
-                        detail,
-                    }
-                })?;
-                let server = start(listen, record_requests).await?;
-                crate::salesforce::sim::mount(&server, data, faults.clone()).await;
-                server
-            }
-            System::Freshservice => {
-                let data = crate::freshservice::sim::SimData::parse(data).map_err(|detail| {
-                    SimError::Data {
-                        path: path.to_owned(),
-                        system,
-                        detail,
-                    }
-                })?;
-                let server = start(listen, record_requests).await?;
-                crate::freshservice::sim::mount(&server, data, faults.clone()).await;
-                server
-            }
-            System::ManageEngine => {
-                let data = crate::manageengine::sim::SimData::parse(data).map_err(|detail| {
-                    SimError::Data {
-                        path: path.to_owned(),
-                        system,
-                        detail,
-                    }
-                })?;
-                let server = start(listen, record_requests).await?;
-                crate::manageengine::sim::mount(&server, data, faults.clone()).await;
-                server
-            }
+            }};
+        }
+        let server = match system {
+            System::ServiceNow => start_system!(servicenow),
+            System::Jira => start_system!(jira),
+            System::Salesforce => start_system!(salesforce),
+            System::Freshservice => start_system!(freshservice),
+            System::ManageEngine => start_system!(manageengine),
         };
         Ok(AnySimulator {
             system,
