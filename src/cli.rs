@@ -60,6 +60,11 @@ pub enum Command {
     Check,
     /// Validate the config and identities files offline: no network.
     Lint,
+    /// Manage the manual users in the identities file.
+    Users {
+        #[command(subcommand)]
+        command: crate::users::UsersCommand,
+    },
     /// Propose missing or stale ITSM ID Info from the systems; --write puts it into the identities file.
     Resolve {
         /// Write the proposed changes into the identities file (comments and layout are kept).
@@ -116,6 +121,7 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
     match &args.command {
         Command::Check => check(&args).await,
         Command::Lint => crate::lint::run(&args),
+        Command::Users { command } => crate::users::run(&args, command).await,
         Command::Resolve { write } => resolve(&args, *write).await,
         Command::Demo { dir } => crate::demo::run(&args, dir.as_deref()).await,
         Command::Simulate {

@@ -15,3 +15,4 @@ pub mod lint;
 pub mod report;
 pub mod resolve;
 pub mod telemetry;
+pub mod users;

@@ -6,3 +6,4 @@ mod inputs;
 mod resolve;
 mod support;
 mod systems;
+mod users;
