@@ -629,3 +629,48 @@ async fn manageengine_cloud_logs_in_with_a_zoho_refresh_token() {
         "one token request, one lookup"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resolve_writes_a_fifteen_character_salesforce_id_in_its_eighteen_character_form() {
+    let one = One::start(&SALESFORCE).await;
+    one.write_identities(&user(
+        &SALESFORCE,
+        "pat@acme.com",
+        &[
+            ("external_id", "pat@acme.com.prod"),
+            ("itsm_user_id", "0055e000003PatL"),
+        ],
+    ));
+    let output = run_in(one.dir.path(), &["resolve", "--write", "--format", "json"]).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let plan: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let pat = plan["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["unique_record_id"] == "pat@acme.com")
+        .expect("pat");
+    let change = pat["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "itsm_user_id")
+        .cloned()
+        .expect("the id is proposed");
+    assert_eq!(change["old"], "0055e000003PatL");
+    assert_eq!(change["new"], "0055e000003PatLAAS");
+    assert!(
+        change["reason"].as_str().unwrap().contains("18-character"),
+        "{change}"
+    );
+    let text = std::fs::read_to_string(one.dir.path().join("identities.toml")).unwrap();
+    assert!(
+        text.contains("itsm_user_id = \"0055e000003PatLAAS\""),
+        "{text}"
+    );
+}
