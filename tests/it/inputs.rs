@@ -257,3 +257,18 @@ async fn simulate_serves_a_system_that_check_can_use() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(report["summary"]["verified"], 1);
 }
+
+/// The demo's report, JSON and table, as committed snapshots: a change to
+/// what administrators and scripts read shows up in review.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_report_matches_its_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo_dir = dir.path().join("demo");
+    let demo = demo_dir.to_str().unwrap();
+    let output = run_in(dir.path(), &["demo", "--format", "json", "--dir", demo]).await;
+    let mut report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    report["generated_at"] = Value::from("[generated_at]");
+    insta::assert_json_snapshot!("demo-report", report);
+    let output = run_in(dir.path(), &["demo", "--format", "table", "--dir", demo]).await;
+    insta::assert_snapshot!("demo-table", String::from_utf8_lossy(&output.stdout));
+}
