@@ -61,7 +61,9 @@ fn generated_id(system: System, i: usize) -> Value {
         System::ServiceNow => Value::from(format!("{:032x}", 0xbe00_0000_usize + i)),
         System::Jira => Value::from(format!("5b10ac8d82e05b22{:08x}", i)),
         System::Freshservice => Value::from(30_000_000_000u64 + i as u64),
-        System::Salesforce | System::ManageEngine => Value::from(format!("{}", 123_640_000_000_000_000u64 + i as u64)),
+        System::Salesforce | System::ManageEngine => {
+            Value::from(format!("{}", 123_640_000_000_000_000u64 + i as u64))
+        }
     }
 }
 
@@ -83,7 +85,8 @@ struct Figures {
 
 async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(root.join("fixtures").join(shape.fixture)).expect("the fixture");
+    let text =
+        std::fs::read_to_string(root.join("fixtures").join(shape.fixture)).expect("the fixture");
     let mut data: Value = serde_json::from_str(&text).expect("fixture JSON");
     let list = data[shape.list].as_array_mut().expect("the user list");
     let template = list.first().cloned().expect("a user to copy");
@@ -106,7 +109,11 @@ async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
     let sim = AnySimulator::start(shape.system, shape.fixture, &data.to_string(), None, false)
         .await
         .expect("the simulator starts");
-    let dir = std::env::temp_dir().join(format!("itsmid-bench-{}-{}", shape.system, std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "itsmid-bench-{}-{}",
+        shape.system,
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("a folder");
     std::fs::write(dir.join("secret"), shape.secret).expect("write");
     std::fs::write(dir.join("identities.toml"), users).expect("write");
@@ -120,9 +127,12 @@ async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
         ),
     )
     .expect("write");
-    let (config, identities) = itsmid::cli::load_inputs(&dir.join("itsmid.toml")).expect("valid inputs");
+    let (config, identities) =
+        itsmid::cli::load_inputs(&dir.join("itsmid.toml")).expect("valid inputs");
     let started = Instant::now();
-    let report = itsmid::cli::run_check(&config, &identities).await.expect("the check runs");
+    let report = itsmid::cli::run_check(&config, &identities)
+        .await
+        .expect("the check runs");
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let requests = u64::from(report.summary.api_requests);
@@ -150,14 +160,28 @@ fn argument(name: &str, default: usize) -> usize {
 async fn main() {
     let entries = argument("--entries", 10_000);
     let rpm = argument("--rpm", 600) as u32;
-    println!("itsmid check benchmark: {entries} entries with ITSM User IDs stored, requests_per_minute = {rpm}");
+    println!(
+        "itsmid check benchmark: {entries} entries with ITSM User IDs stored, requests_per_minute = {rpm}"
+    );
     println!(
         "{:<13} {:>8} {:>9} {:>9} {:>8} {:>8} {:>6} | {:>13} {:>12}",
-        "system", "verified", "requests", "req/entry", "wall s", "floor s", "ratio", "1/entry: req", "1/entry: s"
+        "system",
+        "verified",
+        "requests",
+        "req/entry",
+        "wall s",
+        "floor s",
+        "ratio",
+        "1/entry: req",
+        "1/entry: s"
     );
     for shape in SHAPES.iter().filter(|s| s.system.implemented()) {
         let f = run_one(shape, entries, rpm).await;
-        let ratio = if f.floor > 0.0 { f.seconds / f.floor } else { f64::NAN };
+        let ratio = if f.floor > 0.0 {
+            f.seconds / f.floor
+        } else {
+            f64::NAN
+        };
         let naive_requests = f.entries as f64;
         let naive_seconds = (naive_requests - 1.0) * 60.0 / f64::from(rpm);
         println!(

@@ -11,5 +11,6 @@ pub mod demo;
 pub mod doc;
 pub mod identities;
 pub mod lint;
+pub mod pipeline;
 pub mod report;
 pub mod telemetry;
