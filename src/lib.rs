@@ -12,5 +12,6 @@ pub mod doc;
 pub mod identities;
 pub mod lint;
 pub mod pipeline;
+pub mod pipeline_cli;
 pub mod report;
 pub mod telemetry;

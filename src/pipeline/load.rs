@@ -416,6 +416,8 @@ pub fn explain(record: &str, provenance: &str) -> Vec<(String, serde_json::Value
         .into_iter()
         .map(|(field, value)| {
             let from = match &provenance {
+                // A value not known yet came from nowhere.
+                _ if value.is_null() => "none".to_owned(),
                 serde_json::Value::String(all) => all.clone(),
                 serde_json::Value::Object(map) => map
                     .get(&field)
