@@ -3,5 +3,6 @@
 
 mod check;
 mod inputs;
+mod pipeline;
 mod support;
 mod systems;
