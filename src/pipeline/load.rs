@@ -520,6 +520,80 @@ mod tests {
         );
     }
 
+    fn pipeline() -> PipelineConfig {
+        PipelineConfig {
+            joining_key: "email_addr".into(),
+            max_removed_ratio: 0.10,
+            max_changed_ratio: 0.25,
+            custom_attributes: vec!["office".into()],
+            large_change_min_users: 100,
+        }
+    }
+
+    fn options(pipeline: &PipelineConfig) -> LoadOptions<'_> {
+        LoadOptions {
+            pipeline,
+            keep_snapshots: 3,
+            dry_run: false,
+            accept_large_change: false,
+            loaded_at: "2026-11-26T00:00:00Z".into(),
+            pause_after_rows: None,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_load_followed_by_the_same_load_changes_nothing(
+            rows in proptest::collection::vec(
+                ("[a-d]{1,3}@acme\\.com", "[A-Za-z]{0,5}", proptest::option::of("[A-Z][0-9]")),
+                0..12,
+            ),
+            manual in proptest::collection::vec("[a-f]{1,3}@acme\\.com", 0..4),
+        ) {
+            let schema = schema();
+            let records: Vec<crate::pipeline::sources::SourceRecord> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (email, role, office))| {
+                    let mut fields = Vec::new();
+                    let mut put = |name: &str, value: &str| {
+                        if !value.is_empty() {
+                            set_field(&mut fields, Field {
+                                attr: schema.attr(name).expect("attr"),
+                                origin: 0,
+                                value: Value::Text(value.into()),
+                            });
+                        }
+                    };
+                    put("email_addr", email);
+                    put("role", role);
+                    put("office", office.as_deref().unwrap_or(""));
+                    crate::pipeline::sources::SourceRecord { line: i as u64 + 2, fields }
+                })
+                .collect();
+            let mut text = String::from("[bot]\nunique_record_id = \"bot@acme.com\"\n");
+            let mut seen = std::collections::BTreeSet::new();
+            for urid in manual.iter().filter(|u| seen.insert((*u).clone())) {
+                text.push_str(&format!("[[users]]\nunique_record_id = \"{urid}\"\nfull_name = \"M\"\n"));
+            }
+            let identities = crate::identities::Identities::parse(
+                std::path::Path::new("i.toml"), &text, &["office".into()],
+            ).expect("identities");
+            let merged = crate::pipeline::merge::merge(
+                &schema, vec![records], &identities, &BTreeMap::new(),
+            );
+            let dir = tempfile::tempdir().expect("dir");
+            let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+            let pipeline = pipeline();
+            let first = load(&mut store, &merged.users, &schema, &options(&pipeline)).expect("first");
+            let second = load(&mut store, &merged.users, &schema, &options(&pipeline)).expect("second");
+            proptest::prop_assert_eq!(first.counts.added, merged.users.len() as u64);
+            proptest::prop_assert_eq!(second.counts.unchanged, merged.users.len() as u64);
+            proptest::prop_assert_eq!(second.counts.added + second.counts.removed + second.counts.changed, 0);
+            proptest::prop_assert!(store.diff(1, 2).expect("diff").is_empty());
+        }
+    }
+
     #[test]
     fn the_hash_is_stable_across_releases() {
         assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);

@@ -339,6 +339,9 @@ pub struct LoadTx<'c> {
     tx: rusqlite::Transaction<'c>,
 }
 
+/// Writes one new user version: `(key, hash, record, provenance)`.
+pub type PutRow<'a> = dyn FnMut(&str, u64, &str, &str) -> Result<(), StoreError> + 'a;
+
 /// A user of the last load, as the next load compares it.
 #[derive(Debug, Clone, Copy)]
 pub struct Current {
@@ -396,9 +399,7 @@ impl LoadTx<'_> {
         &self,
         loaded_at: &str,
         closed: &[i64],
-        rows: &mut dyn FnMut(
-            &mut dyn FnMut(&str, u64, &str, &str) -> Result<(), StoreError>,
-        ) -> Result<(), StoreError>,
+        rows: &mut dyn FnMut(&mut PutRow<'_>) -> Result<(), StoreError>,
         after_row: &mut dyn FnMut(u64),
     ) -> Result<i64, StoreError> {
         let snapshot: i64 = self
