@@ -75,6 +75,42 @@ pub async fn load(args: &Args, options: RunOptions) -> anyhow::Result<Outcome> {
     Ok(outcome(&report))
 }
 
+/// The demo's load: loads after its check and writes the export to
+/// `export_path`. Says what it did on stderr: stdout is the check report.
+pub async fn load_and_export(
+    config: &Config,
+    identities: &Identities,
+    run: &CheckRun,
+    export_path: &Path,
+) -> anyhow::Result<()> {
+    let report = run_load(config, identities, run, RunOptions::default()).await?;
+    if let Some(error) = report.source_errors.first() {
+        return Err(anyhow!("the demo's load stopped: {error}"));
+    }
+    let (store_path, export) = (config.store.path.clone(), export_path.to_path_buf());
+    blocking(move || {
+        let store = Store::open_existing(&store_path)?;
+        let file = std::fs::File::create(&export)
+            .with_context(|| format!("cannot write {}", export.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        write_export(&store, &mut out, false)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write {}", export.display()))
+    })
+    .await?;
+    eprintln!(
+        "demo: loaded {} users into {} (snapshot {}); export in {}",
+        report.counts.users,
+        config.store.path.display(),
+        report
+            .snapshot
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "none".into()),
+        export_path.display()
+    );
+    Ok(())
+}
+
 fn config(args: &Args) -> anyhow::Result<Config> {
     Config::load(&args.config).map_err(|errors| anyhow!("{errors}"))
 }

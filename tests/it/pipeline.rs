@@ -535,3 +535,42 @@ async fn a_load_killed_between_rows_leaves_the_previous_snapshot_intact() {
         "Platform"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_loads_its_users_and_writes_their_export_beside_its_files() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo = dir.path().join("demo");
+    let output = run_in(
+        dir.path(),
+        &[
+            "demo",
+            "--dir",
+            demo.to_str().expect("a UTF-8 path"),
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(
+        json(&output)["schema"],
+        "itsmid.report.v1",
+        "stdout stays the check report"
+    );
+    let text = std::fs::read_to_string(demo.join("users.jsonl")).expect("the demo's export");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON Lines"))
+        .collect();
+    let pat = user(&lines, "pat@acme.com");
+    assert_eq!(
+        pat["full_name"], "Pat Lee",
+        "the manual user overlays the source row"
+    );
+    assert_eq!(
+        pat["department"], "IT Operations",
+        "the source row's fields stay"
+    );
+    user(&lines, "jordan.blake@acme.com");
+    let history = json(&run_in(&demo, &["history", "--format", "json"]).await);
+    assert_eq!(history["snapshots"].as_array().map(Vec::len), Some(1));
+}
