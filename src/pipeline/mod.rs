@@ -256,7 +256,11 @@ pub fn run_blocking(
         .extend(validate::duplicate_emails(&merged.users, &schema));
     report.without_joining_key = merged.without_key;
 
-    let mut store = Store::open(&config.store.path)?;
+    let mut store = if options.dry_run && !config.store.path.exists() {
+        Store::open_in_memory()?
+    } else {
+        Store::open(&config.store.path)?
+    };
     let pause_after_rows = std::env::var(PAUSE_AFTER_ROWS_ENV)
         .ok()
         .and_then(|v| v.parse().ok());

@@ -107,6 +107,16 @@ impl Store {
         Ok(store)
     }
 
+    /// An empty store in memory: what a dry run compares with when no load
+    /// has created the store yet, so that a dry run creates no file.
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory().map_err(|e| sqlite(&path, e))?;
+        let mut store = Store { path, conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
     /// Opens a store that a load has created; never creates one.
     pub fn open_existing(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {

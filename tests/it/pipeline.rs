@@ -102,6 +102,13 @@ fn user<'a>(lines: &'a [Value], email: &str) -> &'a Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn load_merges_the_source_with_the_bot_and_manual_users_and_export_prints_them() {
     let dir = offline_folder();
+    let (code, report) = load(dir.path(), &["--dry-run"]).await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["diff"]["added"].as_array().map(Vec::len), Some(6));
+    assert!(
+        !dir.path().join("store").exists(),
+        "a dry run creates no store"
+    );
     let (code, report) = load(dir.path(), &[]).await;
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["schema"], "itsmid.load.v1");
