@@ -159,10 +159,10 @@ impl Reader<'_> {
             .clone();
         let columns: Vec<Vec<AttrId>> = headers
             .iter()
-            .map(|h| mapping.get(h.trim()).cloned().unwrap_or_default())
+            .map(|h| mapping.get(header_name(h)).cloned().unwrap_or_default())
             .collect();
         for (attribute, column) in &self.source.columns {
-            if !headers.iter().any(|h| h.trim() == column) {
+            if !headers.iter().any(|h| header_name(h) == column) {
                 return Err(self.error(
                     Some(1),
                     format!(
@@ -388,6 +388,12 @@ impl Reader<'_> {
     }
 }
 
+/// A header cell as compared with the mapping: spreadsheet exports often
+/// start with a byte order mark and pad names with spaces.
+fn header_name(cell: &str) -> &str {
+    cell.trim_start_matches('\u{feff}').trim()
+}
+
 /// Counts the newlines read, so a JSON array's records know their line.
 /// serde_json reads one byte at a time, so the count is exact.
 struct CountingReader<R> {
@@ -541,6 +547,18 @@ mod tests {
             3,
             "the unregistered Badge column is dropped"
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_the_header_is_ignored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let src = source(
+            dir.path(),
+            "hr.csv",
+            "\u{feff}Work Email,Name\npat@acme.com,Pat\n",
+            &[("email_addr", "Work Email")],
+        );
+        assert_eq!(read_all(&src).expect("reads").len(), 1);
     }
 
     #[test]
