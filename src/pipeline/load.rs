@@ -14,7 +14,7 @@ use serde::ser::SerializeMap;
 use crate::config::PipelineConfig;
 
 use super::merge::{ImportedUser, MergedEntry};
-use super::store::{Store, StoreError};
+use super::store::{Current, LoadTx, Store, StoreError};
 use super::validate::{self, Blocked, Counts};
 use super::{AttrKind, Origin, Schema, Value};
 
@@ -128,13 +128,35 @@ pub fn record_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) {
 /// field has the same one (most source users), else `{field: origin}`.
 pub fn provenance_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) {
     out.clear();
-    let mut fields: Vec<(String, Origin)> = Vec::with_capacity(user.fields.len());
+    let origins = user
+        .fields
+        .iter()
+        .map(|f| f.origin)
+        .chain(user.itsm.iter().flat_map(|e| {
+            let identity = external_system_identity(e);
+            [identity.user_id, identity.external_id]
+                .into_iter()
+                .flatten()
+                .map(|(_, origin)| origin)
+        }));
+    let mut origins = origins.peekable();
+    let first = origins.peek().copied();
+    // Most users come from one source alone: one name, no per-field map.
+    if origins.all(|o| Some(o) == first) {
+        let _ = serde_json::to_writer(
+            &mut *out,
+            first.map(|o| schema.origin_name(o)).unwrap_or(""),
+        );
+        return;
+    }
+    let mut fields: BTreeMap<String, &str> = BTreeMap::new();
     for field in &user.fields {
         let name = schema.name(field.attr);
-        fields.push(match schema.kind(field.attr) {
-            AttrKind::Custom => (format!("custom_attributes.{name}"), field.origin),
-            _ => (name.to_owned(), field.origin),
-        });
+        let path = match schema.kind(field.attr) {
+            AttrKind::Custom => format!("custom_attributes.{name}"),
+            _ => name.to_owned(),
+        };
+        fields.insert(path, schema.origin_name(field.origin));
     }
     for entry in &user.itsm {
         let identity = external_system_identity(entry);
@@ -143,32 +165,23 @@ pub fn provenance_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) 
             ("external_id", identity.external_id),
         ] {
             if let Some((_, origin)) = value {
-                fields.push((
+                fields.insert(
                     format!("external_system_identities.{}.{name}", entry.integration),
-                    origin,
-                ));
+                    schema.origin_name(origin),
+                );
             }
         }
     }
-    let first = fields.first().map(|f| f.1);
-    let _ = if fields.iter().all(|f| Some(f.1) == first) {
-        serde_json::to_writer(
-            &mut *out,
-            first.map(|o| schema.origin_name(o)).unwrap_or(""),
-        )
-    } else {
-        let map: BTreeMap<&str, &str> = fields
-            .iter()
-            .map(|(name, origin)| (name.as_str(), schema.origin_name(*origin)))
-            .collect();
-        serde_json::to_writer(&mut *out, &map)
-    };
+    let _ = serde_json::to_writer(&mut *out, &fields);
 }
 
 /// A hash that stays the same across runs and releases (FNV-1a), stored
 /// with each row so an unchanged user costs no read of its record.
 pub fn stable_hash(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
     for byte in bytes {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -176,12 +189,9 @@ pub fn stable_hash(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The hash of a record and its provenance, as if joined by a NUL byte.
 fn content_hash(record: &[u8], provenance: &[u8]) -> u64 {
-    let mut bytes = Vec::with_capacity(record.len() + provenance.len() + 1);
-    bytes.extend_from_slice(record);
-    bytes.push(0);
-    bytes.extend_from_slice(provenance);
-    stable_hash(&bytes)
+    fnv(fnv(stable_hash(record), &[0]), provenance)
 }
 
 /// Fields of a record as comparable paths: `custom_attributes.office`,
@@ -279,62 +289,54 @@ pub fn load(
 ) -> Result<LoadOutcome, StoreError> {
     let tx = store.begin()?;
     let previous = tx.last_snapshot()?;
-    let mut current = tx.current()?;
-    let first_load = current.is_empty();
+    debug_assert!(users.windows(2).all(|w| w[0].key < w[1].key));
 
-    // Pass 1: what changed. Unchanged users cost one serialization and a
-    // hash; their stored records are never read.
-    let mut record = Vec::with_capacity(1024);
-    let mut provenance = Vec::with_capacity(256);
-    let mut write: Vec<(usize, u64)> = Vec::new();
-    let mut closed: Vec<i64> = Vec::new();
-    let mut counts = Counts {
-        users: users.len() as u64,
-        ..Counts::default()
+    // Pass 1: what changed, by walking the users and the last load's rows
+    // side by side in key order. An unchanged user costs one serialization
+    // and a hash; its stored record is never read.
+    let mut pass = Pass {
+        users,
+        schema,
+        first_load: previous.is_none(),
+        next: 0,
+        record: Vec::with_capacity(1024),
+        provenance: Vec::with_capacity(256),
+        write: Vec::new(),
+        closed: Vec::new(),
+        removed: Vec::new(),
+        counts: Counts {
+            users: users.len() as u64,
+            ..Counts::default()
+        },
+        changes: Changes::default(),
     };
-    let mut changes = Changes::default();
-    for (index, user) in users.iter().enumerate() {
-        record_json(user, schema, &mut record);
-        provenance_json(user, schema, &mut provenance);
-        let hash = content_hash(&record, &provenance);
-        match current.remove(&user.key) {
-            None => {
-                counts.added += 1;
-                if !first_load || changes.added.len() < EXAMPLE_LIMIT {
-                    changes.added.push(user.key.to_string());
-                }
-                write.push((index, hash));
-            }
-            Some(old) if old.hash == hash => counts.unchanged += 1,
-            Some(old) => {
-                let old_record = tx.record(old.row)?;
-                let new_record = std::str::from_utf8(&record).unwrap_or_default();
-                let fields = if old_record == new_record {
-                    Vec::new()
-                } else {
-                    changed_fields(&old_record, new_record)
-                };
-                if fields.is_empty() {
-                    // Only where a value came from changed: written so that
-                    // `export --explain` stays true, not counted as a change.
-                    counts.unchanged += 1;
-                } else {
-                    counts.changed += 1;
-                    changes.changed.push(UserChange {
-                        user: user.key.to_string(),
-                        fields,
-                    });
-                }
-                closed.push(old.row);
-                write.push((index, hash));
-            }
+    tx.for_each_current(&mut |key, old| {
+        while pass.users.get(pass.next).is_some_and(|u| &*u.key < key) {
+            pass.classify(&tx, None)?;
         }
+        if pass.users.get(pass.next).is_some_and(|u| &*u.key == key) {
+            pass.classify(&tx, Some(old))
+        } else {
+            pass.removed.push(key.to_owned());
+            pass.closed.push(old.row);
+            Ok(())
+        }
+    })?;
+    while pass.next < users.len() {
+        pass.classify(&tx, None)?;
     }
-    let mut removed: Vec<(Box<str>, i64)> = current.into_iter().map(|(k, c)| (k, c.row)).collect();
-    removed.sort();
+    let Pass {
+        mut record,
+        mut provenance,
+        write,
+        mut closed,
+        removed,
+        mut counts,
+        mut changes,
+        ..
+    } = pass;
     counts.removed = removed.len() as u64;
-    changes.removed = removed.iter().map(|(k, _)| k.to_string()).collect();
-    closed.extend(removed.iter().map(|(_, row)| *row));
+    changes.removed = removed;
 
     let blocked = validate::large_change(
         previous.as_ref().map(|p| p.users),
@@ -403,6 +405,70 @@ pub fn load(
         snapshot: Some(snapshot),
         previous_snapshot,
     })
+}
+
+/// Pass 1's state: the users' cursor and what it has found.
+struct Pass<'u> {
+    users: &'u [ImportedUser],
+    schema: &'u Schema,
+    first_load: bool,
+    next: usize,
+    record: Vec<u8>,
+    provenance: Vec<u8>,
+    /// Users to write: index and content hash.
+    write: Vec<(usize, u64)>,
+    /// Rows of the last load that the new snapshot ends.
+    closed: Vec<i64>,
+    removed: Vec<String>,
+    counts: Counts,
+    changes: Changes,
+}
+
+impl Pass<'_> {
+    /// Classifies the next user against its row in the last load, if any.
+    fn classify(&mut self, tx: &LoadTx<'_>, old: Option<Current>) -> Result<(), StoreError> {
+        let index = self.next;
+        self.next += 1;
+        let Some(user) = self.users.get(index) else {
+            return Ok(());
+        };
+        record_json(user, self.schema, &mut self.record);
+        provenance_json(user, self.schema, &mut self.provenance);
+        let hash = content_hash(&self.record, &self.provenance);
+        match old {
+            None => {
+                self.counts.added += 1;
+                if !self.first_load || self.changes.added.len() < EXAMPLE_LIMIT {
+                    self.changes.added.push(user.key.to_string());
+                }
+                self.write.push((index, hash));
+            }
+            Some(old) if old.hash == hash => self.counts.unchanged += 1,
+            Some(old) => {
+                let old_record = tx.record(old.row)?;
+                let new_record = std::str::from_utf8(&self.record).unwrap_or_default();
+                let fields = if old_record == new_record {
+                    Vec::new()
+                } else {
+                    changed_fields(&old_record, new_record)
+                };
+                if fields.is_empty() {
+                    // Only where a value came from changed: written so that
+                    // `export --explain` stays true, not counted as a change.
+                    self.counts.unchanged += 1;
+                } else {
+                    self.counts.changed += 1;
+                    self.changes.changed.push(UserChange {
+                        user: user.key.to_string(),
+                        fields,
+                    });
+                }
+                self.closed.push(old.row);
+                self.write.push((index, hash));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// How many users a first load lists as added (it adds everyone).

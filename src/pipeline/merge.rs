@@ -12,9 +12,10 @@ use crate::check::{EntryRef, EntryResult};
 use crate::identities::{Identities, Identity, IdentityKind};
 use crate::report::EntryStatus;
 
+use super::load::stable_hash;
 use super::sources::SourceRecord;
 use super::validate::{Duplicate, DuplicateKind};
-use super::{AttrId, Field, Origin, Schema, Value, get_field, set_field};
+use super::{AttrId, Field, HashKeyed, Origin, Schema, Value, get_field, set_field};
 
 /// One ITSM ID Info entry of a merged user, in the identities file's words.
 /// The loaded record's names for these differ: see `load.rs`.
@@ -54,7 +55,10 @@ pub struct Merged {
 pub struct Merger<'s> {
     schema: &'s Schema,
     users: Vec<ImportedUser>,
-    by_key: HashMap<Box<str>, u32>,
+    /// Users by the hash of their key; `collided` holds the rare keys whose
+    /// hash another key already has.
+    by_key: HashKeyed<u32>,
+    collided: HashMap<Box<str>, u32>,
     duplicates: Vec<Duplicate>,
     duplicate_at: HashMap<(Origin, Box<str>), usize>,
     without_key: Vec<String>,
@@ -65,10 +69,36 @@ impl<'s> Merger<'s> {
         Merger {
             schema,
             users: Vec::new(),
-            by_key: HashMap::new(),
+            by_key: HashKeyed::default(),
+            collided: HashMap::new(),
             duplicates: Vec::new(),
             duplicate_at: HashMap::new(),
             without_key: Vec::new(),
+        }
+    }
+
+    /// The user with this key.
+    fn find(&self, key: &str) -> Option<u32> {
+        let index = *self.by_key.get(&stable_hash(key.as_bytes()))?;
+        let same = self
+            .users
+            .get(index as usize)
+            .is_some_and(|u| &*u.key == key);
+        if same {
+            Some(index)
+        } else {
+            self.collided.get(key).copied()
+        }
+    }
+
+    fn remember(&mut self, key: &str, index: u32) {
+        match self.by_key.entry(stable_hash(key.as_bytes())) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(key.into(), index);
+            }
         }
     }
 
@@ -89,12 +119,12 @@ impl<'s> Merger<'s> {
                 return;
             }
         };
-        match self.by_key.get(&key).copied() {
+        match self.find(&key) {
             None => {
                 let Ok(index) = u32::try_from(self.users.len()) else {
                     return;
                 };
-                self.by_key.insert(key.clone(), index);
+                self.remember(&key, index);
                 self.users.push(ImportedUser {
                     key,
                     fields: record.fields,
@@ -179,6 +209,7 @@ impl<'s> Merger<'s> {
             self.overlay(key, index, identity, checked);
         }
         drop(std::mem::take(&mut self.by_key));
+        drop(std::mem::take(&mut self.collided));
         self.share_itsm_accounts();
         let mut users = self.users;
         users.sort_unstable_by(|a, b| a.key.cmp(&b.key));
@@ -208,13 +239,13 @@ impl<'s> Merger<'s> {
             IdentityKind::Bot => schema.bot(),
             IdentityKind::Manual => schema.manual(),
         };
-        let at = match self.by_key.get(&key) {
-            Some(at) => *at as usize,
+        let at = match self.find(&key) {
+            Some(at) => at as usize,
             None => {
                 let Ok(at) = u32::try_from(self.users.len()) else {
                     return;
                 };
-                self.by_key.insert(key.clone(), at);
+                self.remember(&key, at);
                 self.users.push(ImportedUser {
                     key,
                     fields: Vec::new(),

@@ -477,6 +477,35 @@ impl Schema {
     }
 }
 
+/// A map keyed by a [`load::stable_hash`] of a string: no copy of the
+/// string and no second hashing, which matters at a million users. Users
+/// of it compare the strings on a hit, since two strings can share a hash.
+pub type HashKeyed<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<MixHasher>>;
+
+/// Spreads an already computed 64-bit hash over all bits (the
+/// splitmix64 finalizer), as the hash table needs its low and high bits.
+#[derive(Default)]
+pub struct MixHasher(u64);
+
+impl std::hash::Hasher for MixHasher {
+    fn finish(&self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = load::stable_hash(bytes) ^ self.0.rotate_left(5);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// One field's value. Empty values are never stored: an empty cell is the
 /// absence of a value, so it can never override one.
 #[derive(Debug, Clone, PartialEq)]

@@ -171,6 +171,7 @@ impl Reader<'_> {
                 ));
             }
         }
+        let width: usize = columns.iter().map(Vec::len).sum();
         let mut row = csv::StringRecord::new();
         loop {
             match csv.read_record(&mut row) {
@@ -179,7 +180,7 @@ impl Reader<'_> {
                 Err(err) => return Err(self.csv_error(&err, None)),
             }
             let line = row.position().map(|p| p.line()).unwrap_or(0);
-            let mut fields = Vec::new();
+            let mut fields = Vec::with_capacity(width);
             for (cell, attrs) in row.iter().zip(&columns) {
                 for attr in attrs {
                     if let Some(value) = self

@@ -35,7 +35,8 @@ CREATE TABLE user_versions (
     record TEXT NOT NULL,
     provenance TEXT NOT NULL
 );
-CREATE UNIQUE INDEX user_versions_current ON user_versions(key) WHERE valid_to IS NULL;
+-- Covers the next load's comparison (key, row, hash) without reading records.
+CREATE INDEX user_versions_current ON user_versions(key, hash) WHERE valid_to IS NULL;
 CREATE INDEX user_versions_from ON user_versions(valid_from);
 CREATE INDEX user_versions_to ON user_versions(valid_to) WHERE valid_to IS NOT NULL;
 "#];
@@ -368,14 +369,21 @@ impl LoadTx<'_> {
         last_snapshot(&self.tx).map_err(|e| self.err(e))
     }
 
-    /// Every user of the last load with its content hash.
-    pub fn current(&self) -> Result<HashMap<Box<str>, Current>, StoreError> {
+    /// Every user of the last load with its content hash, in key order
+    /// (byte order, as Rust orders `str`), streamed from the covering index
+    /// so no record is read and nothing is held in memory.
+    pub fn for_each_current(
+        &self,
+        each: &mut dyn FnMut(&str, Current) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut statement = self
             .tx
-            .prepare("SELECT key, id, hash FROM user_versions WHERE valid_to IS NULL")
+            .prepare(
+                "SELECT key, id, hash FROM user_versions INDEXED BY user_versions_current
+                 WHERE valid_to IS NULL ORDER BY key",
+            )
             .map_err(|e| self.err(e))?;
         let mut rows = statement.query([]).map_err(|e| self.err(e))?;
-        let mut current = HashMap::new();
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let key = row
                 .get_ref(0)
@@ -383,15 +391,15 @@ impl LoadTx<'_> {
                 .map_err(|e| self.err(e))?;
             let row_id: i64 = row.get(1).map_err(|e| self.err(e))?;
             let hash: i64 = row.get(2).map_err(|e| self.err(e))?;
-            current.insert(
-                Box::from(key),
+            each(
+                key,
                 Current {
                     row: row_id,
                     hash: hash as u64,
                 },
-            );
+            )?;
         }
-        Ok(current)
+        Ok(())
     }
 
     /// The stored record of a row.
@@ -490,7 +498,12 @@ mod tests {
 
     fn load(store: &mut Store, users: &[(&str, &str)]) -> i64 {
         let tx = store.begin().expect("begin");
-        let current = tx.current().expect("current");
+        let mut current = HashMap::new();
+        tx.for_each_current(&mut |key, c| {
+            current.insert(key.to_owned(), c);
+            Ok(())
+        })
+        .expect("current");
         let mut closed = Vec::new();
         let mut new = Vec::new();
         for (key, record) in users {

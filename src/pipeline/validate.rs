@@ -6,14 +6,15 @@
 //! on hash order or on the order of manual users in the file) and is listed
 //! in the report.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::config::PipelineConfig;
 
+use super::load::stable_hash;
 use super::merge::ImportedUser;
-use super::{AttrKind, Schema, Value};
+use super::{AttrKind, HashKeyed, Schema, Value};
 
 /// What was found twice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -48,34 +49,36 @@ pub struct Duplicate {
 pub fn duplicate_emails(users: &[ImportedUser], schema: &Schema) -> Vec<Duplicate> {
     // Hash first, compare the text only on a hash match: a map of a million
     // strings would double the memory of the run.
-    let mut first_by_hash: HashMap<u64, u32> = HashMap::new();
-    let mut shared: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    let mut first_by_hash: HashKeyed<u32> = HashKeyed::default();
+    let mut shared: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let email = schema.attr("email_addr");
+    let mut hashes: Vec<(u64, &str)> = Vec::new();
     for (index, user) in users.iter().enumerate() {
         let Ok(index) = u32::try_from(index) else {
             break;
         };
-        let mut addresses: Vec<String> = Vec::new();
+        hashes.clear();
         for field in &user.fields {
             match (&field.value, schema.kind(field.attr)) {
                 (Value::Text(text), AttrKind::Text) if Some(field.attr) == email => {
-                    addresses.push(text.trim().to_lowercase())
+                    hashes.push((address_hash(text), text))
                 }
                 (Value::List(items), AttrKind::Emails) => {
-                    addresses.extend(items.iter().map(|i| i.trim().to_lowercase()))
+                    hashes.extend(items.iter().map(|i| (address_hash(i), &**i)))
                 }
                 _ => {}
             }
         }
-        addresses.sort();
-        addresses.dedup();
-        for address in addresses {
-            let hash = super::load::stable_hash(address.as_bytes());
-            match first_by_hash.get(&hash) {
-                None => {
-                    first_by_hash.insert(hash, index);
+        hashes.sort_unstable();
+        hashes.dedup_by_key(|(hash, _)| *hash);
+        for (hash, address) in &hashes {
+            match first_by_hash.entry(*hash) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(index);
                 }
-                Some(&first) => {
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    let first = *slot.get();
+                    let address = address.trim().to_lowercase();
                     let same = users
                         .get(first as usize)
                         .is_some_and(|f| has_address(f, schema, &address));
@@ -100,7 +103,7 @@ pub fn duplicate_emails(users: &[ImportedUser], schema: &Schema) -> Vec<Duplicat
             Duplicate {
                 kind: DuplicateKind::Email,
                 message: format!(
-                    "{address} is an address of {} users; both were loaded, give it to one",
+                    "{address} is an address of {} users; all were loaded, give it to one",
                     records.len()
                 ),
                 joining_key: address,
@@ -111,10 +114,37 @@ pub fn duplicate_emails(users: &[ImportedUser], schema: &Schema) -> Vec<Duplicat
         .collect()
 }
 
+/// The hash of an address as compared: trimmed, without case. Allocates
+/// only for addresses that are not ASCII.
+fn address_hash(address: &str) -> u64 {
+    let address = address.trim();
+    if address.is_ascii() {
+        let mut hash = stable_hash(b"");
+        for byte in address.bytes() {
+            hash = fnv_step(hash, byte.to_ascii_lowercase());
+        }
+        hash
+    } else {
+        address_hash_slow(&address.to_lowercase())
+    }
+}
+
+fn address_hash_slow(lowered: &str) -> u64 {
+    let mut hash = stable_hash(b"");
+    for byte in lowered.bytes() {
+        hash = fnv_step(hash, byte);
+    }
+    hash
+}
+
+fn fnv_step(hash: u64, byte: u8) -> u64 {
+    (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+}
+
 fn has_address(user: &ImportedUser, schema: &Schema, address: &str) -> bool {
     user.fields.iter().any(|f| match &f.value {
         Value::Text(t) => {
-            Some(f.attr) == schema.attr("email_addr") && t.trim().eq_ignore_ascii_case(address)
+            Some(f.attr) == schema.attr("email_addr") && t.trim().to_lowercase() == address
         }
         Value::List(items) => {
             schema.kind(f.attr) == AttrKind::Emails
@@ -214,6 +244,44 @@ mod tests {
             changed,
             ..Counts::default()
         }
+    }
+
+    #[test]
+    fn one_e_mail_on_two_users_is_listed_and_both_are_kept() {
+        use crate::pipeline::{Field, merge::tests_support::user, set_field};
+        let schema = Schema::new(&[], &[], "email_addr").expect("schema");
+        let with = |key: &str, email: &str, others: &[&str]| {
+            let mut fields = Vec::new();
+            set_field(
+                &mut fields,
+                Field {
+                    attr: schema.attr("email_addr").expect("attr"),
+                    origin: 0,
+                    value: Value::Text(email.into()),
+                },
+            );
+            if !others.is_empty() {
+                set_field(
+                    &mut fields,
+                    Field {
+                        attr: schema.attr("user_emails").expect("attr"),
+                        origin: 0,
+                        value: Value::List(others.iter().map(|o| Box::from(*o)).collect()),
+                    },
+                );
+            }
+            user(key, fields)
+        };
+        let users = vec![
+            with("a", "pat@acme.com", &[]),
+            with("b", "kim@acme.com", &["PAT@acme.com "]),
+            with("c", "lou@acme.com", &["lou@acme.com"]),
+        ];
+        let duplicates = duplicate_emails(&users, &schema);
+        assert_eq!(duplicates.len(), 1, "{duplicates:?}");
+        assert_eq!(duplicates[0].joining_key, "pat@acme.com");
+        assert_eq!(duplicates[0].records, vec!["user a", "user b"]);
+        assert_eq!(duplicates[0].kept, "all");
     }
 
     #[test]
