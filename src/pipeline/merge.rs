@@ -210,7 +210,11 @@ impl<'s> Merger<'s> {
         }
         drop(std::mem::take(&mut self.by_key));
         drop(std::mem::take(&mut self.collided));
-        self.share_itsm_accounts();
+        let bot_key = identities
+            .bot
+            .as_ref()
+            .map(|bot| schema.joining_value(&bot.unique_record_id.0));
+        self.share_itsm_accounts(bot_key.as_deref());
         let mut users = self.users;
         users.sort_unstable_by(|a, b| a.key.cmp(&b.key));
         let mut duplicates = self.duplicates;
@@ -390,21 +394,12 @@ impl<'s> Merger<'s> {
 
     /// One ticketing account on two users: the bot keeps it, else the user
     /// with the smaller joining key; the others lose that entry.
-    fn share_itsm_accounts(&mut self) {
-        let bot = self.schema.bot();
+    fn share_itsm_accounts(&mut self, bot_key: Option<&str>) {
         let mut order: Vec<usize> = (0..self.users.len())
             .filter(|i| self.users.get(*i).is_some_and(|u| !u.itsm.is_empty()))
             .collect();
-        let is_bot = |u: &ImportedUser| {
-            u.itsm.iter().any(|e| {
-                e.external_id.as_ref().is_some_and(|x| x.1 == bot)
-                    || e.itsm_user_id.as_ref().is_some_and(|x| x.1 == bot)
-            })
-        };
-        order.sort_by(|a, b| {
-            let (a, b) = (&self.users[*a], &self.users[*b]);
-            (!is_bot(a), &a.key).cmp(&(!is_bot(b), &b.key))
-        });
+        let rank = |u: &ImportedUser| (Some(&*u.key) != bot_key, u.key.clone());
+        order.sort_by_cached_key(|i| self.users.get(*i).map(rank));
         let mut owner: BTreeMap<(String, String), usize> = BTreeMap::new();
         for index in order {
             let mut kept = Vec::new();
