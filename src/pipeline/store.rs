@@ -149,6 +149,15 @@ impl Store {
 
     fn migrate(&mut self) -> Result<(), StoreError> {
         let path = self.path.clone();
+        // Read first, without a lock: a reader must never wait for a load
+        // in progress, and an up-to-date store needs no write.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(|e| sqlite(&path, e))?;
+        if version == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -555,6 +564,35 @@ mod tests {
             Store::open_existing(&dir.path().join("none.db")),
             Err(StoreError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn readers_see_the_previous_load_until_the_next_one_commits() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path).expect("store");
+        load(&mut store, &[("a", "{\"a\":1}")]);
+        let tx = store.begin().expect("a load starts");
+        tx.write(
+            "later",
+            &[],
+            &mut |put| put("b", 1, "{\"b\":1}", "\"s\""),
+            &mut |_| {},
+        )
+        .expect("rows written, not committed");
+        let reader = Store::open_existing(&path).expect("a reader opens during the load");
+        let mut seen = Vec::new();
+        reader
+            .for_each_current(&mut |record| {
+                seen.push(record.to_owned());
+                Ok(())
+            })
+            .expect("read")
+            .expect("collect");
+        assert_eq!(seen, vec!["{\"a\":1}"]);
+        assert_eq!(reader.history().expect("history").len(), 1);
+        drop(tx);
+        assert_eq!(reader.history().expect("history").len(), 1, "rolled back");
     }
 
     #[test]

@@ -494,8 +494,9 @@ async fn a_load_killed_between_rows_leaves_the_previous_snapshot_intact() {
     write(dir.path(), "workday.csv", &changed);
 
     let path = dir.path().to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_itsmid"))
+    let during = tokio::task::spawn_blocking(move || {
+        let binary = env!("CARGO_BIN_EXE_itsmid");
+        let mut child = Command::new(binary)
             .args(["load", "--accept-large-change", "--format", "json"])
             .current_dir(&path)
             .env_remove("ITSMID_CONFIG")
@@ -509,17 +510,39 @@ async fn a_load_killed_between_rows_leaves_the_previous_snapshot_intact() {
             .lines()
             .map_while(Result::ok)
             .any(|line| line.contains("paused after 1 rows"));
-        assert!(paused, "the load reached the test hook");
+        // A reader in the middle of the load.
+        let during = Command::new(binary)
+            .arg("export")
+            .current_dir(&path)
+            .env_remove("ITSMID_CONFIG")
+            .output()
+            .expect("export runs");
         child.kill().expect("kill the load");
         child.wait().expect("reap the load");
+        assert!(paused, "the load reached the test hook");
+        during
     })
     .await
     .expect("the load thread");
+    assert_eq!(
+        during.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&during.stderr)
+    );
+    let during: Vec<Value> = String::from_utf8_lossy(&during.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON Lines"))
+        .collect();
+    assert_eq!(
+        during, before,
+        "a reader during the load sees the last committed one"
+    );
 
     assert_eq!(
         export(dir.path()).await,
         before,
-        "readers see the last committed load"
+        "the killed load left no trace"
     );
     let history = json(&run_in(dir.path(), &["history", "--format", "json"]).await);
     assert_eq!(history["snapshots"].as_array().map(Vec::len), Some(1));
