@@ -77,6 +77,30 @@ pub enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Check, then merge the sources with the bot and manual users, validate, and load the store.
+    Load {
+        /// Print the diff and the validators' verdict; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Let this one load through the large data change protection.
+        #[arg(long)]
+        accept_large_change: bool,
+    },
+    /// The Imported Users of the last load as JSON Lines of {"user": {...}}.
+    Export {
+        /// Show where each field of this user (its joining key) came from.
+        #[arg(long, value_name = "ID")]
+        explain: Option<String>,
+    },
+    /// The load snapshots with their counts.
+    History,
+    /// The users and fields that changed between two snapshots.
+    Diff {
+        /// The earlier snapshot's number (see `itsmid history`).
+        from: i64,
+        /// The later snapshot's number.
+        to: i64,
+    },
     /// Serve one system's simulator for mock-backed tests.
     Simulate {
         /// servicenow, jira or freshservice.
@@ -98,6 +122,8 @@ pub enum Outcome {
     InOrder,
     /// At least one error finding, or a system that could not be checked.
     Problems,
+    /// Input that cannot be read (a source export): nothing was written.
+    Refused,
 }
 
 impl Outcome {
@@ -105,6 +131,7 @@ impl Outcome {
         match self {
             Outcome::InOrder => ExitCode::SUCCESS,
             Outcome::Problems => ExitCode::from(1),
+            Outcome::Refused => ExitCode::from(2),
         }
     }
 
@@ -124,6 +151,19 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Users { command } => crate::users::run(&args, command).await,
         Command::Resolve { write } => resolve(&args, *write).await,
         Command::Demo { dir } => crate::demo::run(&args, dir.as_deref()).await,
+        Command::Load {
+            dry_run,
+            accept_large_change,
+        } => {
+            let options = crate::pipeline::RunOptions {
+                dry_run: *dry_run,
+                accept_large_change: *accept_large_change,
+            };
+            crate::pipeline_cli::load(&args, options).await
+        }
+        Command::Export { explain } => crate::pipeline_cli::export(&args, explain.as_deref()).await,
+        Command::History => crate::pipeline_cli::history(&args).await,
+        Command::Diff { from, to } => crate::pipeline_cli::diff(&args, *from, *to).await,
         Command::Simulate {
             system,
             data,

@@ -1,6 +1,7 @@
 //! `itsmid demo`: starts the built-in simulators on loopback with the data
 //! in `fixtures/`, writes a config and identities file into a fresh folder,
-//! runs the check against them and prints the report.
+//! runs the check against them and prints the report, then loads the merged
+//! users into the demo's store and exports them to `users.jsonl`.
 //!
 //! Needs no credentials and no network: the demo's secrets are files it
 //! writes itself. Its data holds deliberate problems so that a first-time
@@ -45,6 +46,7 @@ const SYSTEMS: &[(System, &str, &str)] = &[
 
 const IDENTITIES: &str = include_str!("../fixtures/demo/identities.toml");
 const CONFIG_TEMPLATE: &str = include_str!("../fixtures/demo/itsmid.toml");
+const SOURCE: &str = include_str!("../fixtures/demo/workday.csv");
 
 /// The demo's secrets: the simulators accept exactly these.
 const SECRETS: &[(&str, &str)] = &[
@@ -78,9 +80,11 @@ pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {
         dir.display()
     );
     let (config, identities) = cli::load_inputs(&config_path)?;
-    let report = cli::run_check(&config, &identities).await?;
-    cli::emit(args, &report.to_json(), &report.to_table())?;
-    Ok(Outcome::of(&report))
+    let run = crate::pipeline_cli::check(&config, &identities).await?;
+    cli::emit(args, &run.report.to_json(), &run.report.to_table())?;
+    crate::pipeline_cli::load_and_export(&config, &identities, &run, &dir.join("users.jsonl"))
+        .await?;
+    Ok(Outcome::of(&run.report))
 }
 
 /// A new folder under the system's temporary directory.
@@ -110,6 +114,7 @@ fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBu
     let config_path = dir.join("itsmid.toml");
     write(&config_path, &config)?;
     write(&dir.join("identities.toml"), IDENTITIES)?;
+    write(&dir.join("workday.csv"), SOURCE)?;
     Ok(config_path)
 }
 

@@ -12,6 +12,8 @@ pub mod doc;
 pub mod edit;
 pub mod identities;
 pub mod lint;
+pub mod pipeline;
+pub mod pipeline_cli;
 pub mod report;
 pub mod resolve;
 pub mod telemetry;

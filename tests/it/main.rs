@@ -3,6 +3,7 @@
 
 mod check;
 mod inputs;
+mod pipeline;
 mod resolve;
 mod support;
 mod systems;

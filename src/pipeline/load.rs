@@ -1,0 +1,668 @@
+//! Load (SPEC section 6, steps 5-6): turns merged users into User Attribute
+//! Reference records, compares them with the last load, lets the large-change
+//! validator decide, and writes one snapshot in one transaction.
+//!
+//! The only place that knows the record's shape, including SPEC's naming
+//! trap ([`external_system_identity`]). Writes only users whose record or
+//! provenance changed; a blocked or dry run writes nothing.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde::ser::SerializeMap;
+
+use crate::config::PipelineConfig;
+
+use super::merge::{ImportedUser, MergedEntry};
+use super::store::{Current, LoadTx, Store, StoreError};
+use super::validate::{self, Blocked, Counts};
+use super::{AttrKind, Origin, Schema, Value};
+
+/// SPEC's naming trap, translated here and nowhere else.
+///
+/// The User Attribute Reference's `external_system_identities.<integration>`
+/// has `user_id`, "the user ID to log into the external system": that is the
+/// ITSM ID Info entry's **External ID** (ServiceNow `user_name`, Jira
+/// `emailAddress`, ...). Its `external_id`, "the user UUID in the external
+/// system", is the entry's **ITSM User ID** (`sys_id`, `accountId`, ...).
+/// So the names cross over: our `external_id` is their `user_id`, and our
+/// `itsm_user_id` is their `external_id`. A value not known yet is `null`.
+pub fn external_system_identity(entry: &MergedEntry) -> ExternalSystemIdentity<'_> {
+    ExternalSystemIdentity {
+        user_id: entry.external_id.as_ref().map(|(v, o)| (v.as_str(), *o)),
+        external_id: entry.itsm_user_id.as_ref().map(|(v, o)| (v.as_str(), *o)),
+    }
+}
+
+/// One `external_system_identities` value, in the reference's names, with
+/// where each value came from.
+pub struct ExternalSystemIdentity<'a> {
+    pub user_id: Option<(&'a str, Origin)>,
+    pub external_id: Option<(&'a str, Origin)>,
+}
+
+impl Serialize for ExternalSystemIdentity<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("user_id", &self.user_id.map(|(v, _)| v))?;
+        map.serialize_entry("external_id", &self.external_id.map(|(v, _)| v))?;
+        map.end()
+    }
+}
+
+/// A merged user as its `{"user": {...}}` body.
+pub struct UserRecord<'a> {
+    pub user: &'a ImportedUser,
+    pub schema: &'a Schema,
+}
+
+struct Text<'a>(&'a Value);
+
+impl Serialize for Text<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Value::Text(text) => serializer.serialize_str(text),
+            Value::List(items) => serializer.collect_seq(items.iter().map(|i| &**i)),
+            Value::Json(json) => json.serialize(serializer),
+        }
+    }
+}
+
+struct Custom<'a>(&'a UserRecord<'a>);
+
+impl Serialize for Custom<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = self.0;
+        serializer.collect_map(
+            record
+                .user
+                .fields
+                .iter()
+                .filter(|f| record.schema.kind(f.attr) == AttrKind::Custom)
+                .map(|f| (record.schema.name(f.attr), Text(&f.value))),
+        )
+    }
+}
+
+struct Identities<'a>(&'a [MergedEntry]);
+
+impl Serialize for Identities<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|e| (e.integration.as_str(), external_system_identity(e))),
+        )
+    }
+}
+
+impl Serialize for UserRecord<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let mut custom = false;
+        for field in &self.user.fields {
+            if self.schema.kind(field.attr) == AttrKind::Custom {
+                custom = true;
+            } else {
+                map.serialize_entry(self.schema.name(field.attr), &Text(&field.value))?;
+            }
+        }
+        if custom {
+            map.serialize_entry("custom_attributes", &Custom(self))?;
+        }
+        if !self.user.itsm.is_empty() {
+            map.serialize_entry("external_system_identities", &Identities(&self.user.itsm))?;
+        }
+        map.end()
+    }
+}
+
+/// Writes the record's JSON text into `out` (cleared first).
+pub fn record_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) {
+    out.clear();
+    // Serializing strings and maps of strings into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, &UserRecord { user, schema });
+}
+
+/// Where each field came from, as JSON text: the origin's name when every
+/// field has the same one (most source users), else `{field: origin}`.
+pub fn provenance_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) {
+    out.clear();
+    let origins = user
+        .fields
+        .iter()
+        .map(|f| f.origin)
+        .chain(user.itsm.iter().flat_map(|e| {
+            let identity = external_system_identity(e);
+            [identity.user_id, identity.external_id]
+                .into_iter()
+                .flatten()
+                .map(|(_, origin)| origin)
+        }));
+    let mut origins = origins.peekable();
+    let first = origins.peek().copied();
+    // Most users come from one source alone: one name, no per-field map.
+    if origins.all(|o| Some(o) == first) {
+        let _ = serde_json::to_writer(
+            &mut *out,
+            first.map(|o| schema.origin_name(o)).unwrap_or(""),
+        );
+        return;
+    }
+    let mut fields: BTreeMap<String, &str> = BTreeMap::new();
+    for field in &user.fields {
+        let name = schema.name(field.attr);
+        let path = match schema.kind(field.attr) {
+            AttrKind::Custom => format!("custom_attributes.{name}"),
+            _ => name.to_owned(),
+        };
+        fields.insert(path, schema.origin_name(field.origin));
+    }
+    for entry in &user.itsm {
+        let identity = external_system_identity(entry);
+        for (name, value) in [
+            ("user_id", identity.user_id),
+            ("external_id", identity.external_id),
+        ] {
+            if let Some((_, origin)) = value {
+                fields.insert(
+                    format!("external_system_identities.{}.{name}", entry.integration),
+                    schema.origin_name(origin),
+                );
+            }
+        }
+    }
+    let _ = serde_json::to_writer(&mut *out, &fields);
+}
+
+/// A hash that stays the same across runs and releases (FNV-1a), stored
+/// with each row so an unchanged user costs no read of its record.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    fnv(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The hash of a record and its provenance, as if joined by a NUL byte.
+fn content_hash(record: &[u8], provenance: &[u8]) -> u64 {
+    fnv(fnv(stable_hash(record), &[0]), provenance)
+}
+
+/// Fields of a record as comparable paths: `custom_attributes.office`,
+/// `external_system_identities.snow.user_id`, else the attribute's name.
+pub fn flatten(record: &serde_json::Value) -> BTreeMap<String, serde_json::Value> {
+    let mut out = BTreeMap::new();
+    if let Some(object) = record.as_object() {
+        for (name, value) in object {
+            match (name.as_str(), value) {
+                ("custom_attributes", serde_json::Value::Object(custom)) => {
+                    for (k, v) in custom {
+                        out.insert(format!("custom_attributes.{k}"), v.clone());
+                    }
+                }
+                ("external_system_identities", serde_json::Value::Object(systems)) => {
+                    for (integration, identity) in systems {
+                        if let Some(identity) = identity.as_object() {
+                            for (k, v) in identity {
+                                out.insert(
+                                    format!("external_system_identities.{integration}.{k}"),
+                                    v.clone(),
+                                );
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    out.insert(name.clone(), value.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The fields that differ between two record texts.
+pub fn changed_fields(old: &str, new: &str) -> Vec<String> {
+    let parse = |text: &str| flatten(&serde_json::from_str(text).unwrap_or_default());
+    let (old, new) = (parse(old), parse(new));
+    let mut fields: Vec<String> = old
+        .iter()
+        .filter(|(k, v)| new.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .chain(new.keys().filter(|k| !old.contains_key(*k)).cloned())
+        .collect();
+    fields.sort();
+    fields
+}
+
+/// One changed user: its key and the fields that changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserChange {
+    pub user: String,
+    pub fields: Vec<String>,
+}
+
+/// What a load did or would do.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Changes {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<UserChange>,
+}
+
+/// The load's result.
+#[derive(Debug, Clone)]
+pub struct LoadOutcome {
+    pub counts: Counts,
+    pub changes: Changes,
+    pub blocked: Option<Blocked>,
+    /// The snapshot written; `None` when blocked or dry.
+    pub snapshot: Option<i64>,
+    pub previous_snapshot: Option<i64>,
+}
+
+/// How a load runs.
+pub struct LoadOptions<'a> {
+    pub pipeline: &'a PipelineConfig,
+    pub keep_snapshots: u32,
+    pub dry_run: bool,
+    pub accept_large_change: bool,
+    pub loaded_at: String,
+    /// Test hook: stop (sleep) after writing this many rows, so a test can
+    /// kill the process in the middle of a load.
+    pub pause_after_rows: Option<u64>,
+}
+
+/// Compares `users` (sorted by key) with the last load, validates, and
+/// writes a snapshot unless blocked or dry.
+pub fn load(
+    store: &mut Store,
+    users: &[ImportedUser],
+    schema: &Schema,
+    options: &LoadOptions<'_>,
+) -> Result<LoadOutcome, StoreError> {
+    let tx = store.begin()?;
+    let previous = tx.last_snapshot()?;
+    debug_assert!(users.windows(2).all(|w| w[0].key < w[1].key));
+
+    // Pass 1: what changed, by walking the users and the last load's rows
+    // side by side in key order. An unchanged user costs one serialization
+    // and a hash; its stored record is never read.
+    let mut pass = Pass {
+        users,
+        schema,
+        first_load: previous.is_none(),
+        next: 0,
+        record: Vec::with_capacity(1024),
+        provenance: Vec::with_capacity(256),
+        write: Vec::new(),
+        closed: Vec::new(),
+        removed: Vec::new(),
+        counts: Counts {
+            users: users.len() as u64,
+            ..Counts::default()
+        },
+        changes: Changes::default(),
+    };
+    tx.for_each_current(&mut |key, old| {
+        while pass.users.get(pass.next).is_some_and(|u| &*u.key < key) {
+            pass.classify(&tx, None)?;
+        }
+        if pass.users.get(pass.next).is_some_and(|u| &*u.key == key) {
+            pass.classify(&tx, Some(old))
+        } else {
+            pass.removed.push(key.to_owned());
+            pass.closed.push(old.row);
+            Ok(())
+        }
+    })?;
+    while pass.next < users.len() {
+        pass.classify(&tx, None)?;
+    }
+    let Pass {
+        mut record,
+        mut provenance,
+        write,
+        mut closed,
+        removed,
+        mut counts,
+        mut changes,
+        ..
+    } = pass;
+    counts.removed = removed.len() as u64;
+    changes.removed = removed;
+
+    let blocked = validate::large_change(
+        previous.as_ref().map(|p| p.users),
+        &counts,
+        options.pipeline,
+        options.accept_large_change,
+    );
+    let previous_snapshot = previous.as_ref().map(|p| p.id);
+    if blocked.is_some() || options.dry_run {
+        // Dropping the transaction rolls it back: nothing is written.
+        return Ok(LoadOutcome {
+            counts,
+            changes,
+            blocked,
+            snapshot: None,
+            previous_snapshot,
+        });
+    }
+
+    // Pass 2: write the new versions.
+    closed.sort_unstable();
+    let pause = options.pause_after_rows;
+    let snapshot = tx.write(
+        &options.loaded_at,
+        &closed,
+        &mut |put| {
+            for (index, hash) in &write {
+                let Some(user) = users.get(*index) else {
+                    continue;
+                };
+                record_json(user, schema, &mut record);
+                provenance_json(user, schema, &mut provenance);
+                put(
+                    &user.key,
+                    *hash,
+                    std::str::from_utf8(&record).unwrap_or_default(),
+                    std::str::from_utf8(&provenance).unwrap_or_default(),
+                )?;
+            }
+            Ok(())
+        },
+        &mut |written| {
+            if pause == Some(written) {
+                eprintln!("itsmid: test hook: paused after {written} rows");
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            }
+        },
+    )?;
+    tx.commit(
+        snapshot,
+        [
+            counts.users,
+            counts.added,
+            counts.removed,
+            counts.changed,
+            counts.unchanged,
+        ],
+        options.keep_snapshots,
+    )?;
+    Ok(LoadOutcome {
+        counts,
+        changes,
+        blocked: None,
+        snapshot: Some(snapshot),
+        previous_snapshot,
+    })
+}
+
+/// Pass 1's state: the users' cursor and what it has found.
+struct Pass<'u> {
+    users: &'u [ImportedUser],
+    schema: &'u Schema,
+    first_load: bool,
+    next: usize,
+    record: Vec<u8>,
+    provenance: Vec<u8>,
+    /// Users to write: index and content hash.
+    write: Vec<(usize, u64)>,
+    /// Rows of the last load that the new snapshot ends.
+    closed: Vec<i64>,
+    removed: Vec<String>,
+    counts: Counts,
+    changes: Changes,
+}
+
+impl Pass<'_> {
+    /// Classifies the next user against its row in the last load, if any.
+    fn classify(&mut self, tx: &LoadTx<'_>, old: Option<Current>) -> Result<(), StoreError> {
+        let index = self.next;
+        self.next += 1;
+        let Some(user) = self.users.get(index) else {
+            return Ok(());
+        };
+        record_json(user, self.schema, &mut self.record);
+        provenance_json(user, self.schema, &mut self.provenance);
+        let hash = content_hash(&self.record, &self.provenance);
+        match old {
+            None => {
+                self.counts.added += 1;
+                if !self.first_load || self.changes.added.len() < EXAMPLE_LIMIT {
+                    self.changes.added.push(user.key.to_string());
+                }
+                self.write.push((index, hash));
+            }
+            Some(old) if old.hash == hash => self.counts.unchanged += 1,
+            Some(old) => {
+                let old_record = tx.record(old.row)?;
+                let new_record = std::str::from_utf8(&self.record).unwrap_or_default();
+                let fields = if old_record == new_record {
+                    Vec::new()
+                } else {
+                    changed_fields(&old_record, new_record)
+                };
+                if fields.is_empty() {
+                    // Only where a value came from changed: written so that
+                    // `export --explain` stays true, not counted as a change.
+                    self.counts.unchanged += 1;
+                } else {
+                    self.counts.changed += 1;
+                    self.changes.changed.push(UserChange {
+                        user: user.key.to_string(),
+                        fields,
+                    });
+                }
+                self.closed.push(old.row);
+                self.write.push((index, hash));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many users a first load lists as added (it adds everyone).
+pub const EXAMPLE_LIMIT: usize = 1000;
+
+/// Each field of a stored user with its value and where it came from.
+pub fn explain(record: &str, provenance: &str) -> Vec<(String, serde_json::Value, String)> {
+    let record: serde_json::Value = serde_json::from_str(record).unwrap_or_default();
+    let provenance: serde_json::Value = serde_json::from_str(provenance).unwrap_or_default();
+    flatten(&record)
+        .into_iter()
+        .map(|(field, value)| {
+            let from = match &provenance {
+                // A value not known yet came from nowhere.
+                _ if value.is_null() => "none".to_owned(),
+                serde_json::Value::String(all) => all.clone(),
+                serde_json::Value::Object(map) => map
+                    .get(&field)
+                    .and_then(|o| o.as_str())
+                    .unwrap_or("?")
+                    .to_owned(),
+                _ => "?".into(),
+            };
+            (field, value, from)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Field, set_field};
+
+    fn schema() -> Schema {
+        Schema::new(&["office".into()], &["workday".into()], "email_addr").expect("schema")
+    }
+
+    fn user(schema: &Schema) -> ImportedUser {
+        let mut fields = Vec::new();
+        for (name, value, origin) in [
+            ("email_addr", Value::Text("pat@acme.com".into()), 0),
+            ("office", Value::Text("B4".into()), 0),
+            (
+                "user_tags",
+                Value::List(vec![Box::from("VIP")].into()),
+                schema.manual(),
+            ),
+        ] {
+            set_field(
+                &mut fields,
+                Field {
+                    attr: schema.attr(name).expect("attr"),
+                    origin,
+                    value,
+                },
+            );
+        }
+        let mut user = crate::pipeline::merge::tests_support::user("pat@acme.com", fields);
+        user.itsm.push(MergedEntry {
+            integration: "snow".into(),
+            external_id: Some(("pat.lee".into(), schema.manual())),
+            itsm_user_id: Some(("a8f98bb0eb32010045e1a5115206fe3a".into(), schema.resolved())),
+        });
+        user
+    }
+
+    #[test]
+    fn the_external_id_is_exported_as_user_id_and_the_itsm_user_id_as_external_id() {
+        let schema = schema();
+        let mut out = Vec::new();
+        record_json(&user(&schema), &schema, &mut out);
+        let record: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        assert_eq!(
+            record["external_system_identities"]["snow"],
+            serde_json::json!({"user_id": "pat.lee", "external_id": "a8f98bb0eb32010045e1a5115206fe3a"})
+        );
+        assert_eq!(record["custom_attributes"]["office"], "B4");
+        assert_eq!(record["user_tags"], serde_json::json!(["VIP"]));
+    }
+
+    #[test]
+    fn provenance_names_each_fields_origin() {
+        let schema = schema();
+        let (mut record, mut provenance) = (Vec::new(), Vec::new());
+        let user = user(&schema);
+        record_json(&user, &schema, &mut record);
+        provenance_json(&user, &schema, &mut provenance);
+        let explained = explain(
+            std::str::from_utf8(&record).expect("utf8"),
+            std::str::from_utf8(&provenance).expect("utf8"),
+        );
+        let from: BTreeMap<String, String> =
+            explained.into_iter().map(|(f, _, o)| (f, o)).collect();
+        assert_eq!(from["email_addr"], "workday");
+        assert_eq!(from["custom_attributes.office"], "workday");
+        assert_eq!(from["user_tags"], "manual");
+        assert_eq!(from["external_system_identities.snow.user_id"], "manual");
+        assert_eq!(
+            from["external_system_identities.snow.external_id"],
+            "resolved"
+        );
+    }
+
+    #[test]
+    fn changed_fields_name_nested_paths() {
+        let old = r#"{"a":"1","custom_attributes":{"office":"B4"},"external_system_identities":{"snow":{"user_id":"x","external_id":null}}}"#;
+        let new = r#"{"a":"1","b":"2","custom_attributes":{"office":"B5"},"external_system_identities":{"snow":{"user_id":"x","external_id":"id"}}}"#;
+        assert_eq!(
+            changed_fields(old, new),
+            vec![
+                "b",
+                "custom_attributes.office",
+                "external_system_identities.snow.external_id"
+            ]
+        );
+    }
+
+    fn pipeline() -> PipelineConfig {
+        PipelineConfig {
+            joining_key: "email_addr".into(),
+            max_removed_ratio: 0.10,
+            max_changed_ratio: 0.25,
+            custom_attributes: vec!["office".into()],
+            large_change_min_users: 100,
+        }
+    }
+
+    fn options(pipeline: &PipelineConfig) -> LoadOptions<'_> {
+        LoadOptions {
+            pipeline,
+            keep_snapshots: 3,
+            dry_run: false,
+            accept_large_change: false,
+            loaded_at: "2026-11-26T00:00:00Z".into(),
+            pause_after_rows: None,
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_load_followed_by_the_same_load_changes_nothing(
+            rows in proptest::collection::vec(
+                ("[a-d]{1,3}@acme\\.com", "[A-Za-z]{0,5}", proptest::option::of("[A-Z][0-9]")),
+                0..12,
+            ),
+            manual in proptest::collection::vec("[a-f]{1,3}@acme\\.com", 0..4),
+        ) {
+            let schema = schema();
+            let records: Vec<crate::pipeline::sources::SourceRecord> = rows
+                .iter()
+                .enumerate()
+                .map(|(i, (email, role, office))| {
+                    let mut fields = Vec::new();
+                    let mut put = |name: &str, value: &str| {
+                        if !value.is_empty() {
+                            set_field(&mut fields, Field {
+                                attr: schema.attr(name).expect("attr"),
+                                origin: 0,
+                                value: Value::Text(value.into()),
+                            });
+                        }
+                    };
+                    put("email_addr", email);
+                    put("role", role);
+                    put("office", office.as_deref().unwrap_or(""));
+                    crate::pipeline::sources::SourceRecord { line: i as u64 + 2, fields }
+                })
+                .collect();
+            let mut text = String::from("[bot]\nunique_record_id = \"bot@acme.com\"\n");
+            let mut seen = std::collections::BTreeSet::new();
+            for urid in manual.iter().filter(|u| seen.insert((*u).clone())) {
+                text.push_str(&format!("[[users]]\nunique_record_id = \"{urid}\"\nfull_name = \"M\"\n"));
+            }
+            let identities = crate::identities::Identities::parse(
+                std::path::Path::new("i.toml"), &text, &["office".into()],
+            ).expect("identities");
+            let merged = crate::pipeline::merge::merge(
+                &schema, vec![records], &identities, &BTreeMap::new(),
+            );
+            let dir = tempfile::tempdir().expect("dir");
+            let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+            let pipeline = pipeline();
+            let first = load(&mut store, &merged.users, &schema, &options(&pipeline)).expect("first");
+            let second = load(&mut store, &merged.users, &schema, &options(&pipeline)).expect("second");
+            proptest::prop_assert_eq!(first.counts.added, merged.users.len() as u64);
+            proptest::prop_assert_eq!(second.counts.unchanged, merged.users.len() as u64);
+            proptest::prop_assert_eq!(second.counts.added + second.counts.removed + second.counts.changed, 0);
+            proptest::prop_assert!(store.diff(1, 2).expect("diff").is_empty());
+        }
+    }
+
+    #[test]
+    fn the_hash_is_stable_across_releases() {
+        assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}
