@@ -747,15 +747,20 @@ fn not_settled(
                     "the entry has neither an External ID nor an ITSM User ID".to_owned()
                 }
             };
+            let fix = if ext.is_none() && stored.is_none() {
+                "run itsmid resolve --write to fill it from the identity's e-mail address, or set external_id".to_owned()
+            } else {
+                format!(
+                    "set external_id to the {field} {system} shows for the user, or create the account"
+                )
+            };
             EntryResult {
                 status: EntryStatus::NotFound,
                 found: None,
-                findings: vec![finding(
-                    FindingCode::NotFound,
-                    message,
-                    format!("set external_id to the {field} {system} shows for the user, or create the account"),
-                )
-                .values(None, ext.map(str::to_owned))],
+                findings: vec![
+                    finding(FindingCode::NotFound, message, fix)
+                        .values(None, ext.map(str::to_owned)),
+                ],
             }
         }
     }

@@ -291,7 +291,7 @@ fn add_missing_bot_entries(
             continue;
         }
         let reason = format!("the account {}'s credentials log in as", c.config.system);
-        for (field, value) in bot_entry_fields(integration, owner) {
+        for (field, value) in account_fields(integration, owner) {
             plans[bot_index].changes.push(Change {
                 integration: integration.to_owned(),
                 entry: None,
@@ -304,7 +304,9 @@ fn add_missing_bot_entries(
     }
 }
 
-fn bot_entry_fields(integration: &str, owner: &ItsmUser) -> Vec<(&'static str, String)> {
+/// An entry's fields for an account: integration, External ID, ITSM User
+/// ID and the names the system has.
+fn account_fields(integration: &str, owner: &ItsmUser) -> Vec<(&'static str, String)> {
     let mut fields = vec![("integration", integration.to_owned())];
     if let Some(ext) = &owner.external_id {
         fields.push(("external_id", ext.0.clone()));
@@ -347,6 +349,11 @@ async fn suggest_by_email(
         if run.unavailable.contains(integration) {
             continue;
         }
+        // The entry of each identity that was not found, and whether it is
+        // blank (no External ID, no ITSM User ID): a blank entry asks to be
+        // filled, a wrong value is the administrator's and only gets a
+        // suggestion.
+        let mut blank: BTreeMap<usize, usize> = BTreeMap::new();
         let wanted: Vec<(usize, Vec<String>)> = run
             .entries
             .iter()
@@ -355,6 +362,10 @@ async fn suggest_by_email(
                     && people[at.identity].itsm[at.entry].integration.as_str() == integration
             })
             .map(|(at, _)| {
+                let entry = &people[at.identity].itsm[at.entry];
+                if entry.external_id.is_none() && entry.itsm_user_id.is_none() {
+                    blank.insert(at.identity, at.entry);
+                }
                 (
                     at.identity,
                     people[at.identity]
@@ -438,8 +449,25 @@ async fn suggest_by_email(
                 })
                 .collect();
             let plan = &mut plans[identity];
-            match users.as_slice() {
-                [user] => plan.suggestions.push(Suggestion {
+            match (users.as_slice(), blank.get(&identity)) {
+                ([user], Some(&entry)) if user.active => {
+                    let reason = "missing; the only account with one of this identity's e-mail addresses";
+                    for (field, value) in account_fields(integration, user).into_iter().skip(1) {
+                        plan.changes.push(Change {
+                            integration: integration.to_owned(),
+                            entry: Some(entry),
+                            field,
+                            old: None,
+                            new: value,
+                            reason: reason.to_owned(),
+                        });
+                    }
+                }
+                ([user], Some(_)) => plan.notes.push(format!(
+                    "{integration}: the only account with this identity's e-mail addresses, {}, is inactive; nothing is written",
+                    user.itsm_user_id
+                )),
+                ([user], None) => plan.suggestions.push(Suggestion {
                     integration: integration.to_owned(),
                     external_id: user.external_id.as_ref().map(|e| e.0.clone()),
                     itsm_user_id: user.itsm_user_id.0.clone(),
@@ -448,8 +476,8 @@ async fn suggest_by_email(
                     reason: "the only account with one of this identity's e-mail addresses; confirm it and set external_id"
                         .to_owned(),
                 }),
-                [] => {}
-                several => plan.notes.push(format!(
+                ([], _) => {}
+                (several, _) => plan.notes.push(format!(
                     "{integration}: {} accounts have this identity's e-mail addresses: {}; none was chosen",
                     several.len(),
                     several

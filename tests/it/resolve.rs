@@ -251,3 +251,36 @@ async fn several_accounts_with_the_identitys_emails_are_listed_not_chosen() {
         "{note}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_of_e_mails_and_integration_names_becomes_complete_and_checks_clean() {
+    let world = World::start().await;
+    let before = "[bot]\nemail_addr = \"moveworks-bot@acme.com\"\nunique_record_id = \"moveworks-bot@acme.com\"\n[[bot.itsm]]\nintegration = \"snow\"\n[[bot.itsm]]\nintegration = \"jira_service_desk\"\n\n[[users]]\nemail_addr = \"pat@acme.com\"\nunique_record_id = \"pat@acme.com\"\n[[users.itsm]]\nintegration = \"snow\"\n[[users.itsm]]\nintegration = \"jira_service_desk\"\n";
+    world.write_identities(before);
+    let (code, report) = world.check().await;
+    assert_eq!(code, 1, "blank entries are not found until resolved");
+    assert_eq!(
+        crate::support::findings(&report, "NOT_FOUND").len(),
+        4,
+        "{report:#}"
+    );
+    let (code, plan) = resolve(&world, &["--write"]).await;
+    assert_eq!(code, 0, "{plan:#}");
+    let text = identities(&world);
+    assert!(
+        text.contains("external_id = \"pat.lee\""),
+        "ServiceNow's login, found by e-mail:\n{text}"
+    );
+    assert!(
+        text.contains("itsm_user_id = \"712020:6b1f7b04-6e9e-4276-b4d8-4d7b1678e327\""),
+        "{text}"
+    );
+    let (code, report) = world.check().await;
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(
+        report["findings"].as_array().unwrap().len(),
+        0,
+        "{report:#}"
+    );
+    assert_eq!(report["summary"]["verified"], 4);
+}
