@@ -6,6 +6,7 @@
 //! identities file or the store, and they never judge an identity: they say
 //! what the system returned for each key, and the check decides.
 
+mod answers;
 pub mod freshservice;
 pub mod http;
 pub mod jira;

@@ -13,7 +13,7 @@ pub mod query;
 pub mod sim;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use reqwest::Method;
 use serde_json::Value;
@@ -276,8 +276,7 @@ fn folded(value: &str) -> String {
 /// Every record one `lookup` call read, indexed for re-checking the keys.
 struct Answers {
     lookup_field: String,
-    by_id: BTreeMap<ItsmUserId, ItsmUser>,
-    by_external_id: HashMap<String, BTreeSet<ItsmUserId>>,
+    index: crate::answers::Answers,
     /// Folded External IDs of records without a usable id.
     without_id: HashSet<String>,
     records: usize,
@@ -288,8 +287,7 @@ impl Answers {
     fn new(lookup_field: &str) -> Self {
         Answers {
             lookup_field: lookup_field.to_owned(),
-            by_id: BTreeMap::new(),
-            by_external_id: HashMap::new(),
+            index: crate::answers::Answers::default(),
             without_id: HashSet::new(),
             records: 0,
             records_with_field: 0,
@@ -304,15 +302,7 @@ impl Answers {
             }
             let external = record.text(&self.lookup_field).map(|text| folded(&text));
             match to_user(&record, &self.lookup_field) {
-                Some(user) => {
-                    if let Some(external) = external {
-                        self.by_external_id
-                            .entry(external)
-                            .or_default()
-                            .insert(user.itsm_user_id.clone());
-                    }
-                    self.by_id.insert(user.itsm_user_id.clone(), user);
-                }
+                Some(user) => self.index.add(user),
                 None => {
                     tracing::warn!("ServiceDesk Plus returned a user record without a usable id");
                     if let Some(external) = external {
@@ -324,33 +314,15 @@ impl Answers {
     }
 
     fn for_id(&self, id: &ItsmUserId) -> Lookup {
-        match self.by_id.get(id) {
-            Some(user) => Lookup::Found(user.clone()),
-            None => Lookup::NotFound { note: None },
-        }
+        self.index.for_id(id)
     }
 
     fn for_external_id(&self, external_id: &ExternalId) -> Lookup {
-        let key = folded(external_id.as_str());
-        let mut users: Vec<ItsmUser> = self
-            .by_external_id
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.by_id.get(id))
-            .filter(|user| {
-                user.external_id
-                    .as_ref()
-                    .is_some_and(|found| external_id.matches(found.as_str()))
-            })
-            .cloned()
-            .collect();
-        match users.len() {
-            0 => Lookup::NotFound {
-                note: self.not_found_note(&key),
+        match self.index.for_external_id(external_id) {
+            Lookup::NotFound { .. } => Lookup::NotFound {
+                note: self.not_found_note(&folded(external_id.as_str())),
             },
-            1 => Lookup::Found(users.remove(0)),
-            _ => Lookup::Ambiguous(users),
+            settled => settled,
         }
     }
 

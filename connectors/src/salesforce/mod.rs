@@ -14,12 +14,13 @@ pub mod query;
 pub mod sim;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use reqwest::{Method, StatusCode};
 use tokio::sync::OnceCell;
 use url::Url;
 
+use crate::answers::Answers;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
@@ -351,56 +352,6 @@ fn classify(reply: &Reply) -> Option<Verdict> {
 /// [`ExternalId::matches`].
 fn folded(value: &str) -> String {
     query::sendable(value).to_ascii_lowercase()
-}
-
-/// Every user one `lookup` call read, indexed for re-checking the keys.
-#[derive(Default)]
-struct Answers {
-    by_id: BTreeMap<ItsmUserId, ItsmUser>,
-    by_external_id: HashMap<String, BTreeSet<ItsmUserId>>,
-}
-
-impl Answers {
-    fn add(&mut self, user: ItsmUser) {
-        if let Some(external_id) = &user.external_id {
-            self.by_external_id
-                .entry(folded(external_id.as_str()))
-                .or_default()
-                .insert(user.itsm_user_id.clone());
-        }
-        self.by_id.insert(user.itsm_user_id.clone(), user);
-    }
-
-    fn for_id(&self, id: &ItsmUserId) -> Lookup {
-        match self.by_id.get(id) {
-            Some(user) => Lookup::Found(user.clone()),
-            None => Lookup::NotFound { note: None },
-        }
-    }
-
-    fn for_external_id(&self, external_id: &ExternalId) -> Lookup {
-        let mut users: Vec<ItsmUser> = self
-            .by_external_id
-            .get(&folded(external_id.as_str()))
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.by_id.get(id))
-            .filter(|user| {
-                user.external_id
-                    .as_ref()
-                    .is_some_and(|found| external_id.matches(found.as_str()))
-            })
-            .cloned()
-            .collect();
-        match users.len() {
-            0 => Lookup::NotFound { note: None },
-            1 => match users.pop() {
-                Some(user) => Lookup::Found(user),
-                None => Lookup::NotFound { note: None },
-            },
-            _ => Lookup::Ambiguous(users),
-        }
-    }
 }
 
 fn refused(reason: String) -> Lookup {
