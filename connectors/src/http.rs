@@ -493,48 +493,73 @@ impl HttpClient {
     async fn fetch_token(&self, grant: &OAuthGrant) -> Result<AccessToken, ConnectorError> {
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
-            access_token: String,
+            #[serde(default)]
+            access_token: Option<String>,
             #[serde(default)]
             instance_url: Option<String>,
+            /// OAuth's refusal (`invalid_client`, `invalid_grant`); Zoho
+            /// sends it with 200.
+            #[serde(default)]
+            error: Option<String>,
         }
         let path = grant.token_url.path().to_owned();
         let reply = self
-            .run_with_retries(&path, &[], || {
-                let mut form: Vec<(&str, &str)> = vec![
-                    ("client_id", grant.client_id.as_str()),
-                    ("client_secret", grant.client_secret.expose_secret()),
-                ];
-                match &grant.refresh_token {
-                    Some(refresh) => {
-                        form.push(("grant_type", "refresh_token"));
-                        form.push(("refresh_token", refresh.expose_secret()));
+            .run_with_retries(
+                &path,
+                &[StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED],
+                || {
+                    let mut form: Vec<(&str, &str)> = vec![
+                        ("client_id", grant.client_id.as_str()),
+                        ("client_secret", grant.client_secret.expose_secret()),
+                    ];
+                    match &grant.refresh_token {
+                        Some(refresh) => {
+                            form.push(("grant_type", "refresh_token"));
+                            form.push(("refresh_token", refresh.expose_secret()));
+                        }
+                        None => form.push(("grant_type", "client_credentials")),
                     }
-                    None => form.push(("grant_type", "client_credentials")),
-                }
-                Ok(self
-                    .client
-                    .post(grant.token_url.clone())
-                    .header(reqwest::header::ACCEPT, "application/json")
-                    .form(&form))
-            })
-            .await
-            .map_err(|err| match err {
-                // A token endpoint answers 400 to a bad client or grant.
-                ConnectorError::BadResponse { method, path, .. } => ConnectorError::AuthRejected {
-                    integration: self.integration.clone(),
-                    method,
-                    path,
-                    status: StatusCode::BAD_REQUEST,
+                    Ok(self
+                        .client
+                        .post(grant.token_url.clone())
+                        .header(reqwest::header::ACCEPT, "application/json")
+                        .form(&form))
                 },
-                other => other,
-            })?;
+            )
+            .await?;
+        let refused = |status: StatusCode, detail: &str| {
+            tracing::debug!(integration = %self.integration, %path, %detail, "the token endpoint refused the grant");
+            // A refused grant is a refused login: nothing more is sent.
+            self.auth_failed.store(true, Ordering::SeqCst);
+            ConnectorError::AuthRejected {
+                integration: self.integration.clone(),
+                method: Method::POST,
+                path: path.clone(),
+                status,
+            }
+        };
+        if !reply.status.is_success() {
+            return Err(refused(reply.status, "HTTP error"));
+        }
         let answer: TokenAnswer = reply.json(&self.integration)?;
+        let access_token = match (answer.error, answer.access_token) {
+            (Some(error), _) => return Err(refused(reply.status, &error)),
+            (None, Some(token)) if !token.is_empty() => token,
+            (None, _) => {
+                return Err(ConnectorError::BadResponse {
+                    integration: self.integration.clone(),
+                    method: Method::POST,
+                    path,
+                    detail: "the token answer has no access_token".into(),
+                });
+            }
+        };
         let instance_url = answer
             .instance_url
             .as_deref()
             .and_then(|u| Url::parse(u).ok());
         Ok(AccessToken {
-            value: SecretString::from(answer.access_token),
+            value: SecretString::from(access_token),
             instance_url,
         })
     }
@@ -582,8 +607,12 @@ impl HttpClient {
             .run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
             .await;
         match first {
-            Err(ConnectorError::AuthRejected { .. })
-                if token.is_some() && !self.refreshed.swap(true, Ordering::SeqCst) =>
+            // Only an expired session (401) earns the one refresh; a 403 is a
+            // refusal like any other.
+            Err(ConnectorError::AuthRejected { status, .. })
+                if status == StatusCode::UNAUTHORIZED
+                    && token.is_some()
+                    && !self.refreshed.swap(true, Ordering::SeqCst) =>
             {
                 tracing::info!(integration = %self.integration, %path, "access token refused; fetching a new one once");
                 self.auth_failed.store(false, Ordering::SeqCst);

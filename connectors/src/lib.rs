@@ -142,6 +142,17 @@ impl System {
         }
     }
 
+    /// Whether the API fetches many records by id in one request (ServiceNow
+    /// `sys_idIN`, Jira `/user/bulk`, Salesforce `Id IN`). Elsewhere the
+    /// check looks entries up by External ID in bulk and compares the id the
+    /// system returns (SPEC section 5).
+    pub fn fetches_ids_in_bulk(self) -> bool {
+        match self {
+            System::ServiceNow | System::Jira | System::Salesforce => true,
+            System::Freshservice | System::ManageEngine => false,
+        }
+    }
+
     /// The field that holds the External ID unless `lookup_by` says otherwise.
     pub fn default_lookup_field(self) -> &'static str {
         match self {

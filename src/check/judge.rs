@@ -129,6 +129,10 @@ pub(super) fn judge(
                     _ => None,
                 };
                 match by_ext {
+                    // Found by External ID with the very id stored: settled
+                    // (the system's first lookup was by External ID, or a
+                    // page of ids came back short).
+                    Some(Lookup::Found(user)) if user.itsm_user_id == *id => Ok(user.clone()),
                     Some(Lookup::Found(user)) => {
                         mismatch = true;
                         findings.push(

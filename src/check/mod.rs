@@ -302,7 +302,7 @@ async fn futures_join(
     let empty = Vec::new();
     futures_util::future::join_all(connected.iter().enumerate().map(|(index, c)| {
         let entries = plans.get(&index).unwrap_or(&empty);
-        check_system(&c.connector, entries)
+        check_system(&c.connector, c.config.system, entries)
     }))
     .await
 }
@@ -312,6 +312,7 @@ async fn futures_join(
 /// the first answer did not settle.
 async fn check_system(
     connector: &AnyConnector,
+    system: itsmid_connectors::System,
     entries: &[(EntryRef, &ItsmIdInfo, StoredId)],
 ) -> SystemOutcome {
     let mut outcome = SystemOutcome {
@@ -328,15 +329,17 @@ async fn check_system(
     }
     let mut first: BTreeSet<LookupKey> = BTreeSet::new();
     for (_, entry, stored) in entries {
-        match stored {
-            StoredId::Valid(id) => {
+        match (stored, &entry.external_id) {
+            (StoredId::Valid(id), _) if system.fetches_ids_in_bulk() => {
                 first.insert(LookupKey::ItsmUserId(id.clone()));
             }
-            StoredId::None | StoredId::Malformed { .. } => {
-                if let Some(ext) = &entry.external_id {
-                    first.insert(LookupKey::ExternalId(ext.clone()));
-                }
+            (_, Some(ext)) => {
+                first.insert(LookupKey::ExternalId(ext.clone()));
             }
+            (StoredId::Valid(id), None) => {
+                first.insert(LookupKey::ItsmUserId(id.clone()));
+            }
+            (StoredId::None | StoredId::Malformed { .. }, None) => {}
         }
     }
     if !first.is_empty() {
@@ -407,17 +410,25 @@ fn bot_checks(
     if bot_entry.is_none() {
         findings.push(bot_entry_missing(bot_urid, integration, system));
     }
-    let Some(CredentialOwner::Known(owner)) = &outcome.owner else {
+    // A system that could not be checked judges nothing, not even its
+    // credentials.
+    if outcome.error.is_some() {
         return;
+    }
+    let owner = match &outcome.owner {
+        Some(CredentialOwner::Known(owner)) => Some(owner),
+        _ => None,
     };
-    owners.insert(integration.to_owned(), owner.clone());
-    row.credential_owner = Some(
-        owner
-            .external_id
-            .as_ref()
-            .map(|e| e.0.clone())
-            .unwrap_or_else(|| owner.itsm_user_id.0.clone()),
-    );
+    if let Some(owner) = owner {
+        owners.insert(integration.to_owned(), owner.clone());
+        row.credential_owner = Some(
+            owner
+                .external_id
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_else(|| owner.itsm_user_id.0.clone()),
+        );
+    }
     let (Some(bot_index), Some(entry_index)) = (bot_index, bot_entry) else {
         return;
     };
@@ -428,52 +439,60 @@ fn bot_checks(
             entry: entry_index,
         })
         .and_then(|r| r.found.as_ref());
-    let is_bot = match found {
-        Some(found) => found.itsm_user_id == owner.itsm_user_id,
-        None => {
-            entry
-                .itsm_user_id
-                .as_deref()
-                .is_some_and(|id| id.eq_ignore_ascii_case(owner.itsm_user_id.as_str()))
-                || match (&entry.external_id, &owner.external_id) {
-                    (Some(ours), Some(theirs)) => ours.matches(theirs.as_str()),
-                    _ => false,
-                }
+    let mut owner_is_bot = false;
+    if let Some(owner) = owner {
+        owner_is_bot = match found {
+            Some(found) => found.itsm_user_id == owner.itsm_user_id,
+            // Compared in the system's canonical form (a 15-character
+            // Salesforce Id is the same record as its 18-character form).
+            None => {
+                entry
+                    .itsm_user_id
+                    .as_deref()
+                    .and_then(|raw| system.parse_itsm_user_id(raw).ok())
+                    .is_some_and(|id| id == owner.itsm_user_id)
+                    || match (&entry.external_id, &owner.external_id) {
+                        (Some(ours), Some(theirs)) => ours.matches(theirs.as_str()),
+                        _ => false,
+                    }
+            }
+        };
+        if owner_is_bot {
+            row.credential_check = "ok";
+        } else {
+            row.credential_check = "mismatch";
+            let owner_name = owner
+                .external_id
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_else(|| owner.itsm_user_id.0.clone());
+            let bot_name = entry
+                .external_id
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_default();
+            findings.push(
+                Finding::new(
+                    FindingCode::BotCredentialMismatch,
+                    format!(
+                        "the connector's credentials log in as \"{owner_name}\" ({}), not as the bot's entry \"{bot_name}\"",
+                        owner.itsm_user_id
+                    ),
+                    "give the connector the bot service account's own credentials, or correct the bot's entry".to_owned(),
+                )
+                .on(bot_urid, Some(integration))
+                .values(Some(bot_name), Some(owner_name)),
+            );
         }
-    };
-    if !is_bot {
-        row.credential_check = "mismatch";
-        let owner_name = owner
-            .external_id
-            .as_ref()
-            .map(|e| e.0.clone())
-            .unwrap_or_else(|| owner.itsm_user_id.0.clone());
-        let bot_name = entry
-            .external_id
-            .as_ref()
-            .map(|e| e.0.clone())
-            .unwrap_or_default();
-        findings.push(
-            Finding::new(
-                FindingCode::BotCredentialMismatch,
-                format!(
-                    "the connector's credentials log in as \"{owner_name}\" ({}), not as the bot's entry \"{bot_name}\"",
-                    owner.itsm_user_id
-                ),
-                "give the connector the bot service account's own credentials, or correct the bot's entry".to_owned(),
-            )
-            .on(bot_urid, Some(integration))
-            .values(Some(bot_name), Some(owner_name)),
-        );
-        return;
     }
-    row.credential_check = "ok";
-    let record = found.unwrap_or(owner);
-    // The credential's own record carries settings a lookup may not return.
-    let settings_source = if owner.time_zone.is_some() {
-        owner
-    } else {
-        record
+    // The settings are the bot's own account's: the credentials' record when
+    // they are the bot's (it carries every setting), else the record found
+    // for the bot's entry.
+    let settings_source = match (owner.filter(|_| owner_is_bot), found) {
+        (Some(owner), _) if owner.time_zone.is_some() => owner,
+        (_, Some(found)) => found,
+        (Some(owner), None) => owner,
+        (None, None) => return,
     };
     for problem in c.connector.bot_setting_problems(settings_source) {
         findings.push(

@@ -101,10 +101,14 @@ impl Serialize for UserRecord<'_> {
         let mut map = serializer.serialize_map(None)?;
         let mut custom = false;
         for field in &self.user.fields {
-            if self.schema.kind(field.attr) == AttrKind::Custom {
-                custom = true;
-            } else {
-                map.serialize_entry(self.schema.name(field.attr), &Text(&field.value))?;
+            match self.schema.kind(field.attr) {
+                AttrKind::Custom => custom = true,
+                // User Email is a form field SPEC section 6 does not export;
+                // it stays in the merge for duplicate detection.
+                AttrKind::Emails => {}
+                _ => {
+                    map.serialize_entry(self.schema.name(field.attr), &Text(&field.value))?;
+                }
             }
         }
         if custom {

@@ -639,3 +639,70 @@ async fn no_secret_reaches_any_crate_logging_at_trace_level() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_system_whose_lookups_fail_judges_no_credentials() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    // /myself answers (as Kim), every lookup fails: the system is
+    // unavailable, and nothing is judged, its credentials included.
+    let jira = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"accountId":"5c9a7e2f1b3d4a0012345678","accountType":"atlassian","active":true,"displayName":"Kim Lee","emailAddress":"kim@acme.com"}"#,
+            "application/json",
+        ))
+        .mount(&jira)
+        .await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&jira)
+        .await;
+    let world = World::start().await;
+    let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
+    std::fs::write(
+        world.path().join("itsmid.toml"),
+        config.replace(&world.jira.uri(), &jira.uri()),
+    )
+    .unwrap();
+    world.write_identities(BOT);
+    let (code, report) = world.check().await;
+    assert_eq!(code, 1);
+    assert_eq!(
+        system_row(&report, "jira_service_desk")["reason"],
+        "unreachable",
+        "{report:#}"
+    );
+    assert!(
+        findings(&report, "BOT_CREDENTIAL_MISMATCH").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(
+        system_row(&report, "jira_service_desk")["credential_check"],
+        "unavailable"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bots_time_zone_is_checked_even_when_the_credentials_are_someone_elses() {
+    let mut jira: Value = serde_json::from_str(&fixture("jira.json")).unwrap();
+    for user in jira["values"].as_array_mut().unwrap() {
+        if user["accountId"] == "5b10ac8d82e05b22cc7d4ef5" {
+            user["timeZone"] = Value::from("Europe/London");
+        }
+    }
+    let world = World::with_data(&fixture("servicenow.json"), &jira.to_string()).await;
+    world.write_config("kim@acme.com");
+    std::fs::write(world.path().join("jira-token"), "kim-token").unwrap();
+    world.write_identities(BOT);
+    let (_, report) = world.check().await;
+    assert_eq!(
+        findings(&report, "BOT_CREDENTIAL_MISMATCH").len(),
+        1,
+        "{report:#}"
+    );
+    let setting = findings(&report, "BOT_SETTING");
+    assert_eq!(setting.len(), 1, "from the bot's own record: {report:#}");
+    assert_eq!(setting[0]["actual"], "Europe/London");
+}

@@ -272,3 +272,22 @@ async fn the_demo_report_matches_its_snapshots() {
     let output = run_in(dir.path(), &["demo", "--format", "table", "--dir", demo]).await;
     insta::assert_snapshot!("demo-table", String::from_utf8_lossy(&output.stdout));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jira_lookup_by_other_than_email_is_refused() {
+    let world = World::start().await;
+    world.write_identities(BOT);
+    let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
+    let config = config.replace(
+        "system = \"jira\"\n",
+        "system = \"jira\"\nlookup_by = \"displayName\"\n",
+    );
+    std::fs::write(world.path().join("itsmid.toml"), config).unwrap();
+    let output = world.run(&["check"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("lookup_by") && stderr.contains("emailAddress"),
+        "{stderr}"
+    );
+}

@@ -192,6 +192,13 @@ mod scenarios {
             system_row(&report, p.integration)["credential_check"],
             expected
         );
+        // Where the API cannot fetch many ids at once, entries are looked up
+        // by External ID in bulk and the returned id compared: no id is sent.
+        if !p.system.fetches_ids_in_bulk() {
+            for request in one.sim.server.received_requests().await.unwrap_or_default() {
+                assert!(!request.url.as_str().contains(id), "{}", request.url);
+            }
+        }
     }
 
     pub async fn not_found(p: &'static Profile) {

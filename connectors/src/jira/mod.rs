@@ -62,6 +62,17 @@ pub struct Client {
 
 impl Client {
     pub fn new(settings: ConnectorSettings) -> Result<Client, ConnectorError> {
+        // Jira's user search matches e-mail addresses and names only, so the
+        // External ID can be no other field.
+        if settings.lookup_field != "emailAddress" {
+            return Err(ConnectorError::Setup {
+                integration: settings.integration,
+                detail: format!(
+                    "lookup_by = \"{}\" is not possible for Jira: its External ID is emailAddress; remove lookup_by",
+                    settings.lookup_field
+                ),
+            });
+        }
         Ok(Client {
             http: HttpClient::new(
                 settings.integration,
@@ -116,7 +127,16 @@ impl Client {
             let reply = self.http.send(&spec).await?;
             let page: wire::UserPage = reply.json(self.http.integration())?;
             let received = page.values.len();
-            let is_last = page.is_last.unwrap_or(received < batch.len());
+            // Without `isLast`, the page is the last when it is empty, when
+            // `total` is reached, or when it did not fill the page size the
+            // server says it used (it may cap `maxResults` below ours).
+            let is_last = page.is_last.unwrap_or_else(|| {
+                received == 0
+                    || match page.total {
+                        Some(total) => start_at + received >= total,
+                        None => received < page.max_results.unwrap_or(batch.len()),
+                    }
+            });
             for user in page.values {
                 users.push(self.to_itsm_user(user, BULK_PATH)?);
             }
@@ -158,9 +178,11 @@ impl Client {
                         "skipping a search result Jira could not read (accountId \"unknown\")");
                     continue;
                 }
-                let user = self.to_itsm_user(user, SEARCH_PATH)?;
-                match &user.external_id {
-                    Some(found) if key.matches(found.as_str()) => {
+                // Prefix matches of other users are skipped before they are
+                // read, so an odd record among them cannot fail the lookup.
+                match non_empty(user.email_address.clone()) {
+                    Some(found) if key.matches(&found) => {
+                        let user = self.to_itsm_user(user, SEARCH_PATH)?;
                         if !matches.contains(&user) {
                             matches.push(user);
                         }
@@ -189,7 +211,7 @@ impl Client {
         Ok(ItsmUser {
             itsm_user_id,
             external_id: non_empty(user.email_address).map(ExternalId::new),
-            active: user.active,
+            active: user.active.unwrap_or(true),
             // Jira Cloud has only displayName: no first or last name.
             first_name: None,
             last_name: None,

@@ -15,9 +15,11 @@ pub(crate) struct User {
     pub account_id: String,
     #[serde(default)]
     pub account_type: Option<String>,
-    /// Required: a record that does not say whether the account is active
-    /// cannot be judged, and guessing either way would mislead the check.
-    pub active: bool,
+    /// Optional in Atlassian's schema; a record that does not say is taken
+    /// as active (an unreadable flag is no evidence of a deactivated
+    /// account), as for the other systems.
+    #[serde(default)]
+    pub active: Option<bool>,
     #[serde(default)]
     pub display_name: Option<String>,
     #[serde(default)]
@@ -34,6 +36,10 @@ pub(crate) struct UserPage {
     /// only if it did not fill `maxResults` (see the caller).
     #[serde(default)]
     pub is_last: Option<bool>,
+    #[serde(default)]
+    pub max_results: Option<usize>,
+    #[serde(default)]
+    pub total: Option<usize>,
     #[serde(default)]
     pub values: Vec<User>,
 }

@@ -171,7 +171,19 @@ impl Client {
             let list: TableList = reply.json(self.http.integration())?;
             let count = list.result.len();
             records.extend(list.result);
-            let more = count > 0 && (count >= limit || names_next_page(&reply));
+            // The Link header, where sent, says whether a next page exists;
+            // else X-Total-Count; else a full page may have a successor.
+            let total = reply
+                .header_str("x-total-count")
+                .and_then(|t| t.trim().parse::<usize>().ok());
+            let more = count > 0
+                && if reply.header_str("link").is_some() {
+                    names_next_page(&reply)
+                } else if let Some(total) = total {
+                    page * limit + count < total
+                } else {
+                    count >= limit
+                };
             if !more || settled(&records) {
                 return Ok(records);
             }

@@ -42,7 +42,20 @@ impl Record {
 
     /// A `"true"`/`"false"` field. `None` when absent or unreadable, so the
     /// caller decides what "cannot tell" means for that field.
+    /// A field sent as a JSON boolean (or `{"value": true}`).
+    fn raw_bool(&self, field: &str) -> Option<bool> {
+        match self.0.get(field)? {
+            Value::Bool(value) => Some(*value),
+            Value::Object(inner) => inner.get("value").and_then(Value::as_bool),
+            _ => None,
+        }
+    }
+
     pub fn flag(&self, field: &str) -> Option<bool> {
+        // The documented form is a string; a JSON boolean means the same.
+        if let Some(value) = self.raw_bool(field) {
+            return Some(value);
+        }
         let text = self.text(field)?.trim();
         if text.eq_ignore_ascii_case("true") || text == "1" {
             Some(true)

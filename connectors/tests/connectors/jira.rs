@@ -622,7 +622,7 @@ async fn the_search_sample_without_emails_explains_the_hidden_email() {
 }
 
 #[tokio::test]
-async fn a_user_without_an_active_flag_is_a_bad_response() {
+async fn a_user_without_an_active_flag_is_read_as_active() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/rest/api/3/user/search"))
@@ -636,13 +636,57 @@ async fn a_user_without_an_active_flag_is_a_bad_response() {
     mount_catch_all(&server).await;
     let jira = client(&server, bot_credentials());
 
-    let err = jira
-        .lookup(&[by_email("integration-test@airbyte.io")])
+    let key = by_email("integration-test@airbyte.io");
+    let lookups = jira
+        .lookup(std::slice::from_ref(&key))
         .await
-        .expect_err("a user that does not say whether it is active cannot be judged");
+        .expect("answers");
 
-    assert_eq!(err.reason(), Reason::BadResponse);
-    assert!(err.to_string().contains("active"), "{err}");
+    // Atlassian's schema makes `active` optional: its absence is no
+    // evidence of a deactivated account.
+    // (The sample holds two users with that address.)
+    match lookups.get(&key) {
+        Some(Lookup::Ambiguous(users)) => {
+            assert_eq!(users.len(), 2);
+            assert!(users.iter().all(|u| u.active));
+        }
+        other => panic!("expected both users, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_page_without_is_last_is_followed_until_total() {
+    let server = MockServer::start().await;
+    let ids = ["5b10ac8d82e05b22cc7d4ef1", "5b10ac8d82e05b22cc7d4ef2"];
+    let user = |id: &str| {
+        serde_json::json!({"accountId": id, "accountType": "atlassian", "active": true,
+                           "displayName": id, "emailAddress": format!("{id}@acme.com")})
+    };
+    // The server caps the page at one user and leaves out isLast.
+    for (start, id) in ids.iter().enumerate() {
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/user/bulk"))
+            .and(query_param("startAt", start.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!(
+                {"maxResults": 1, "startAt": start, "total": 2, "values": [user(id)]}
+            )))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    mount_catch_all(&server).await;
+    let jira = client(&server, bot_credentials());
+    let keys: Vec<LookupKey> = ids
+        .iter()
+        .map(|id| LookupKey::ItsmUserId(ItsmUserId::new(*id)))
+        .collect();
+    let lookups = jira.lookup(&keys).await.expect("answers");
+    for key in &keys {
+        assert!(
+            matches!(lookups.get(key), Some(Lookup::Found(_))),
+            "{key:?}"
+        );
+    }
 }
 
 // --- failures ------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! query, auth) and real response shapes. One binary, one module per system.
 
 mod freshservice;
+mod http;
 mod jira;
 mod manageengine;
 mod salesforce;
