@@ -650,8 +650,7 @@ mod tests {
                 std::path::Path::new("i.toml"), &text, &["office".into()],
             ).expect("identities");
             let merged = crate::pipeline::merge::merge(
-                &schema, vec![records], &identities, &BTreeMap::new(),
-            );
+                &schema, vec![records], &identities, &BTreeMap::new(), &Default::default());
             let dir = tempfile::tempdir().expect("dir");
             let mut store = Store::open(&dir.path().join("s.db")).expect("store");
             let pipeline = pipeline();
