@@ -253,7 +253,15 @@ pub fn run_blocking(
     } else {
         Store::open(&config.store.path)?
     };
-    let merged = merger.finish(identities, checked, &merge::Previous::new());
+    // What the check found in earlier runs, for the users with an entry whose
+    // system is down now: an outage changes nothing (SPEC section 6, step 4).
+    let mut previous = merge::Previous::new();
+    for key in merge::unchecked_keys(&schema, identities, checked) {
+        if let Some(stored) = store.current_user(&key)? {
+            previous.insert(key, load::previous_user(&stored.record, &stored.provenance));
+        }
+    }
+    let merged = merger.finish(identities, checked, &previous);
     report.duplicates = merged.duplicates;
     report
         .duplicates
