@@ -13,10 +13,10 @@ use serde::ser::SerializeMap;
 
 use crate::config::PipelineConfig;
 
-use super::merge::{ImportedUser, MergedEntry};
+use super::merge::{ImportedUser, MergedEntry, PreviousEntry, PreviousUser, PreviousValue};
 use super::store::{Current, LoadTx, Store, StoreError};
 use super::validate::{self, Blocked, Counts};
-use super::{AttrKind, Origin, Schema, Value};
+use super::{AttrKind, Origin, PREVIOUS_LOAD, RESOLVED, Schema, Value};
 
 /// SPEC's naming trap, translated here and nowhere else.
 ///
@@ -501,6 +501,50 @@ pub fn explain(record: &str, provenance: &str) -> Vec<(String, serde_json::Value
         .collect()
 }
 
+/// A stored user's values as the merge reads them back (see
+/// [`PreviousUser`]): each ITSM entry in the identities file's words (the
+/// naming trap reversed), and the names the check filled.
+pub fn previous_user(record: &str, provenance: &str) -> PreviousUser {
+    const PREFIX: &str = "external_system_identities.";
+    let mut user = PreviousUser::default();
+    for (field, value, from) in explain(record, provenance) {
+        let Some(value) = value.as_str().filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let from_check = from == RESOLVED || from == PREVIOUS_LOAD;
+        let previous = PreviousValue {
+            value: value.to_owned(),
+            from_check,
+        };
+        if let Some((integration, name)) = field
+            .strip_prefix(PREFIX)
+            .and_then(|rest| rest.rsplit_once('.'))
+        {
+            let at = match user.itsm.iter().position(|e| e.integration == integration) {
+                Some(at) => at,
+                None => {
+                    user.itsm.push(PreviousEntry {
+                        integration: integration.to_owned(),
+                        ..PreviousEntry::default()
+                    });
+                    user.itsm.len() - 1
+                }
+            };
+            let entry = &mut user.itsm[at];
+            match name {
+                // The reference's `user_id` is the External ID, its
+                // `external_id` the ITSM User ID.
+                "user_id" => entry.external_id = Some(previous),
+                "external_id" => entry.itsm_user_id = Some(previous),
+                _ => {}
+            }
+        } else if from_check && matches!(field.as_str(), "first_name" | "last_name" | "full_name") {
+            user.names.push((field, previous.value));
+        }
+    }
+    user
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,6 +621,42 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_user_reads_back_in_the_identities_files_words() {
+        let schema = schema();
+        let (mut record, mut provenance) = (Vec::new(), Vec::new());
+        let mut user = user(&schema);
+        set_field(
+            &mut user.fields,
+            Field {
+                attr: schema.attr("first_name").expect("attr"),
+                origin: schema.previous_load(),
+                value: Value::Text("Pat".into()),
+            },
+        );
+        record_json(&user, &schema, &mut record);
+        provenance_json(&user, &schema, &mut provenance);
+        let previous = previous_user(
+            std::str::from_utf8(&record).expect("utf8"),
+            std::str::from_utf8(&provenance).expect("utf8"),
+        );
+        assert_eq!(
+            previous.itsm,
+            vec![PreviousEntry {
+                integration: "snow".into(),
+                external_id: Some(PreviousValue {
+                    value: "pat.lee".into(),
+                    from_check: false,
+                }),
+                itsm_user_id: Some(PreviousValue {
+                    value: "a8f98bb0eb32010045e1a5115206fe3a".into(),
+                    from_check: true,
+                }),
+            }]
+        );
+        assert_eq!(previous.names, vec![("first_name".into(), "Pat".into())]);
+    }
+
+    #[test]
     fn changed_fields_name_nested_paths() {
         let old = r#"{"a":"1","custom_attributes":{"office":"B4"},"external_system_identities":{"snow":{"user_id":"x","external_id":null}}}"#;
         let new = r#"{"a":"1","b":"2","custom_attributes":{"office":"B5"},"external_system_identities":{"snow":{"user_id":"x","external_id":"id"}}}"#;
@@ -650,8 +730,7 @@ mod tests {
                 std::path::Path::new("i.toml"), &text, &["office".into()],
             ).expect("identities");
             let merged = crate::pipeline::merge::merge(
-                &schema, vec![records], &identities, &BTreeMap::new(),
-            );
+                &schema, vec![records], &identities, &BTreeMap::new(), &Default::default());
             let dir = tempfile::tempdir().expect("dir");
             let mut store = Store::open(&dir.path().join("s.db")).expect("store");
             let pipeline = pipeline();

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::check::{EntryRef, EntryResult};
-use crate::identities::{Identities, Identity, IdentityKind};
+use crate::identities::{Identities, Identity, IdentityKind, ItsmIdInfo};
 use crate::report::EntryStatus;
 
 use super::load::stable_hash;
@@ -39,6 +39,101 @@ pub struct ImportedUser {
     /// The source and line of the latest source record merged in, to
     /// name the records of a duplicate.
     seen: Option<(Origin, u64)>,
+}
+
+/// What the last load holds for one user's values that the check found,
+/// passed in so that an entry whose system could not be checked in this run
+/// keeps them (SPEC section 6, step 4: an outage changes nothing). Built
+/// from the store before merging; see `load::previous_user`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousUser {
+    pub itsm: Vec<PreviousEntry>,
+    /// User-level attributes the check filled (`first_name`, `last_name`,
+    /// `full_name`): name and value.
+    pub names: Vec<(String, String)>,
+}
+
+/// One ITSM entry of the last load, in the identities file's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PreviousEntry {
+    pub integration: String,
+    pub external_id: Option<PreviousValue>,
+    pub itsm_user_id: Option<PreviousValue>,
+}
+
+/// A value of the last load and whether the check found it (`resolved`
+/// or `previous load`) rather than an admin or a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviousValue {
+    pub value: String,
+    pub from_check: bool,
+}
+
+/// Users of the last load by key; only those the merge may need.
+pub type Previous = BTreeMap<Box<str>, PreviousUser>;
+
+/// The keys of the users with an entry whose system could not be checked in
+/// this run: the only users whose last load the merge reads.
+pub fn unchecked_keys(
+    schema: &Schema,
+    identities: &Identities,
+    checked: &BTreeMap<EntryRef, EntryResult>,
+) -> Vec<Box<str>> {
+    let mut keys: Vec<Box<str>> = identities
+        .all()
+        .enumerate()
+        .filter(|(index, identity)| {
+            (0..identity.itsm.len()).any(|entry| {
+                checked
+                    .get(&EntryRef {
+                        identity: *index,
+                        entry,
+                    })
+                    .is_some_and(|r| r.status == EntryStatus::Unchecked)
+            })
+        })
+        .map(|(_, identity)| schema.joining_value(&identity.unique_record_id.0))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The last load's entry for `entry`'s integration, when it is the same
+/// account: every value the admin gives now equals the last load's.
+fn same_account<'p>(
+    previous: Option<&'p PreviousUser>,
+    entry: &ItsmIdInfo,
+) -> Option<&'p PreviousEntry> {
+    let found = previous?
+        .itsm
+        .iter()
+        .find(|p| p.integration == entry.integration.as_str())?;
+    let external_matches = match entry
+        .external_id
+        .as_ref()
+        .map(|x| x.as_str().trim())
+        .filter(|x| !x.is_empty())
+    {
+        None => true,
+        Some(given) => found
+            .external_id
+            .as_ref()
+            .is_some_and(|p| p.value.eq_ignore_ascii_case(given)),
+    };
+    let id_matches = match entry
+        .itsm_user_id
+        .as_ref()
+        .map(|x| x.trim())
+        .filter(|x| !x.is_empty())
+    {
+        None => true,
+        Some(given) => found
+            .itsm_user_id
+            .as_ref()
+            .is_some_and(|p| p.value == given),
+    };
+    (external_matches && id_matches).then_some(found)
 }
 
 /// The merge's result.
@@ -172,10 +267,15 @@ impl<'s> Merger<'s> {
 
     /// Overlays the bot and the manual users, with what the check found,
     /// and finishes the merge.
+    ///
+    /// `previous` holds the last load of the users with an entry that could
+    /// not be checked (see [`unchecked_keys`]); it fills only what neither
+    /// the identities file nor this run's check gives.
     pub fn finish(
         mut self,
         identities: &Identities,
         checked: &BTreeMap<EntryRef, EntryResult>,
+        previous: &Previous,
     ) -> Merged {
         let schema = self.schema;
         // Identities whose Unique Record IDs compare equal: the bot, else the
@@ -206,7 +306,8 @@ impl<'s> Merger<'s> {
                     ),
                 });
             }
-            self.overlay(key, index, identity, checked);
+            let last = previous.get(&key);
+            self.overlay(key, index, identity, checked, last);
         }
         drop(std::mem::take(&mut self.by_key));
         drop(std::mem::take(&mut self.collided));
@@ -237,6 +338,7 @@ impl<'s> Merger<'s> {
         index: usize,
         identity: &Identity,
         checked: &BTreeMap<EntryRef, EntryResult>,
+        previous: Option<&PreviousUser>,
     ) {
         let schema = self.schema;
         let origin = match identity.kind {
@@ -318,19 +420,37 @@ impl<'s> Merger<'s> {
         // ITSM ID Info: the identity's entries win per integration (the
         // first entry of an integration; the check reports the others).
         let resolved = schema.resolved();
+        let previous_load = schema.previous_load();
+        let carry = |value: &Option<PreviousValue>| {
+            value
+                .as_ref()
+                .filter(|v| v.from_check)
+                .map(|v| (v.value.clone(), previous_load))
+        };
+        let mut any_unchecked = false;
         for (e, entry) in identity.itsm.iter().enumerate() {
             let integration = entry.integration.as_str().to_owned();
             if integration.is_empty() {
                 continue;
             }
-            let found = checked
-                .get(&EntryRef {
-                    identity: index,
-                    entry: e,
-                })
+            let result = checked.get(&EntryRef {
+                identity: index,
+                entry: e,
+            });
+            let found = result
                 .filter(|result| result.status == EntryStatus::Verified)
                 .and_then(|result| result.found.as_ref());
-            // An admin's value always stays; the check only fills gaps.
+            // The system could not be checked: what the check found last
+            // time stays, for the same account.
+            let unchecked = result.is_some_and(|r| r.status == EntryStatus::Unchecked);
+            any_unchecked |= unchecked;
+            let last = if unchecked {
+                same_account(previous, entry)
+            } else {
+                None
+            };
+            // An admin's value always stays; the check only fills gaps,
+            // and this run's check wins over an earlier one.
             let external_id = entry
                 .external_id
                 .as_ref()
@@ -340,13 +460,15 @@ impl<'s> Merger<'s> {
                     found
                         .and_then(|f| f.external_id.as_ref())
                         .map(|x| (x.as_str().to_owned(), resolved))
-                });
+                })
+                .or_else(|| last.and_then(|l| carry(&l.external_id)));
             let itsm_user_id = entry
                 .itsm_user_id
                 .as_ref()
                 .filter(|x| !x.trim().is_empty())
                 .map(|x| (x.trim().to_owned(), origin))
-                .or_else(|| found.map(|f| (f.itsm_user_id.as_str().to_owned(), resolved)));
+                .or_else(|| found.map(|f| (f.itsm_user_id.as_str().to_owned(), resolved)))
+                .or_else(|| last.and_then(|l| carry(&l.itsm_user_id)));
             let merged = MergedEntry {
                 integration,
                 external_id,
@@ -386,6 +508,26 @@ impl<'s> Merger<'s> {
                             },
                         );
                     }
+                }
+            }
+        }
+        // Names the check filled last time, when a system could not be
+        // checked now and neither a source, the admin nor this run's check
+        // gives them.
+        if let Some(previous) = previous.filter(|_| any_unchecked) {
+            for (name, value) in &previous.names {
+                let Some(attr) = schema.attr(name) else {
+                    continue;
+                };
+                if get_field(&user.fields, attr).is_none() {
+                    set_field(
+                        &mut user.fields,
+                        Field {
+                            attr,
+                            origin: previous_load,
+                            value: Value::Text(value.as_str().into()),
+                        },
+                    );
                 }
             }
         }
@@ -460,6 +602,7 @@ pub fn merge(
     sources: Vec<Vec<SourceRecord>>,
     identities: &Identities,
     checked: &BTreeMap<EntryRef, EntryResult>,
+    previous: &Previous,
 ) -> Merged {
     let mut merger = Merger::new(schema);
     for (index, records) in sources.into_iter().enumerate() {
@@ -467,7 +610,7 @@ pub fn merge(
             merger.add_source_record(schema.source_origin(index), record);
         }
     }
-    merger.finish(identities, checked)
+    merger.finish(identities, checked, previous)
 }
 
 /// A merged user built directly, for tests of the later steps.
@@ -566,7 +709,13 @@ mod tests {
         let ids = identities(&format!(
             "{BOT}[[users]]\nunique_record_id = \"pat@acme.com\"\nfull_name = \"Pat Lee\"\n"
         ));
-        let merged = merge(&schema, vec![source], &ids, &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![source],
+            &ids,
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         assert_eq!(merged.users.len(), 2, "the bot and one merged user");
         let pat = user(&merged, "pat@acme.com");
         assert_eq!(
@@ -586,7 +735,13 @@ mod tests {
         let ids = identities(&format!(
             "{BOT}[[users]]\nunique_record_id = \"patricia@acme.com\"\nfull_name = \"Pat Lee\"\n"
         ));
-        let merged = merge(&schema, vec![source], &ids, &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![source],
+            &ids,
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         assert_eq!(
             merged.users.len(),
             3,
@@ -616,7 +771,13 @@ mod tests {
         let ids = identities(&format!(
             "{BOT}[[users]]\nunique_record_id = \"kim@acme.com\"\nfull_name = \"Pat Lee\"\n"
         ));
-        let merged = merge(&schema, vec![source], &ids, &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![source],
+            &ids,
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         let kim = user(&merged, "kim@acme.com");
         assert_eq!(
             text(&schema, kim, "full_name"),
@@ -639,7 +800,13 @@ mod tests {
         let ids = identities(&format!(
             "{BOT}[[users]]\nunique_record_id = \" pat.lee@acme.com\"\nfull_name = \"Pat Lee\"\n"
         ));
-        let merged = merge(&schema, vec![source], &ids, &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![source],
+            &ids,
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         assert_eq!(merged.users.len(), 2);
         let pat = user(&merged, "pat.lee@acme.com");
         assert_eq!(
@@ -661,7 +828,13 @@ mod tests {
             &[("employee_id", "E12a"), ("role", "Analyst")],
         )];
         let ids = identities(&format!("{BOT}[[users]]\nunique_record_id = \"E12A\"\n"));
-        let merged = merge(&schema, vec![source], &ids, &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![source],
+            &ids,
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         assert_eq!(merged.users.len(), 3, "E12A does not match E12a");
     }
 
@@ -683,7 +856,7 @@ mod tests {
         let ids = identities(&format!(
             "{BOT}[[users]]\nunique_record_id = \"pat@acme.com\"\nrole = \"b\"\n[[users]]\nunique_record_id = \"Pat@acme.com\"\nrole = \"a\"\n"
         ));
-        let merged = merge(&schema, vec![], &ids, &BTreeMap::new());
+        let merged = merge(&schema, vec![], &ids, &BTreeMap::new(), &Previous::new());
         assert_eq!(merged.users.len(), 2);
         assert_eq!(merged.duplicates.len(), 1);
         assert_eq!(
@@ -717,6 +890,7 @@ mod tests {
             vec![workday, okta],
             &identities(BOT),
             &BTreeMap::new(),
+            &Previous::new(),
         );
         let pat = user(&merged, "pat@acme.com");
         assert_eq!(
@@ -749,7 +923,13 @@ mod tests {
                 &[("email_addr", "pat@acme.com"), ("role", "Second")],
             ),
         ];
-        let merged = merge(&schema, vec![workday], &identities(BOT), &BTreeMap::new());
+        let merged = merge(
+            &schema,
+            vec![workday],
+            &identities(BOT),
+            &BTreeMap::new(),
+            &Previous::new(),
+        );
         let pat = user(&merged, "pat@acme.com");
         assert_eq!(
             text(&schema, pat, "role"),
@@ -805,6 +985,7 @@ mod tests {
             vec![],
             &ids,
             &checked(1, 0, EntryStatus::Verified, Some(found("abc", "pat.lee"))),
+            &Previous::new(),
         );
         let pat = user(&merged, "pat@acme.com");
         assert_eq!(
@@ -835,6 +1016,7 @@ mod tests {
                 vec![],
                 &ids,
                 &checked(1, 0, status, Some(found("fresh", "pat.lee"))),
+                &Previous::new(),
             );
             let pat = user(&merged, "pat@acme.com");
             assert_eq!(pat.itsm.len(), 1, "never dropped when {status:?}");
@@ -845,13 +1027,125 @@ mod tests {
         }
     }
 
+    fn previous_pat(itsm_user_id: &str) -> Previous {
+        Previous::from([(
+            Box::from("pat@acme.com"),
+            PreviousUser {
+                itsm: vec![PreviousEntry {
+                    integration: "snow".into(),
+                    external_id: Some(PreviousValue {
+                        value: "pat.lee".into(),
+                        from_check: false,
+                    }),
+                    itsm_user_id: Some(PreviousValue {
+                        value: itsm_user_id.into(),
+                        from_check: true,
+                    }),
+                }],
+                names: vec![("first_name".into(), "Patricia".into())],
+            },
+        )])
+    }
+
+    #[test]
+    fn an_unchecked_entry_keeps_what_the_check_found_in_the_previous_load() {
+        let schema = schema();
+        let ids = identities(&format!("{BOT}{PAT_SNOW}"));
+        let previous = previous_pat("abc");
+        let down = checked(1, 0, EntryStatus::Unchecked, None);
+        let merged = merge(&schema, vec![], &ids, &down, &previous);
+        let pat = user(&merged, "pat@acme.com");
+        assert_eq!(
+            pat.itsm[0].itsm_user_id,
+            Some(("abc".into(), schema.previous_load()))
+        );
+        assert_eq!(
+            pat.itsm[0].external_id,
+            Some(("pat.lee".into(), schema.manual())),
+            "the admin's value keeps its origin"
+        );
+        assert_eq!(
+            text(&schema, pat, "first_name"),
+            Some(("Patricia".into(), "previous load".into()))
+        );
+
+        // This run's check wins over the previous load.
+        let up = checked(1, 0, EntryStatus::Verified, Some(found("fresh", "pat.lee")));
+        let pat = merge(&schema, vec![], &ids, &up, &previous)
+            .users
+            .into_iter()
+            .find(|u| &*u.key == "pat@acme.com")
+            .expect("pat");
+        assert_eq!(
+            pat.itsm[0].itsm_user_id,
+            Some(("fresh".into(), schema.resolved()))
+        );
+        assert_eq!(
+            text(&schema, &pat, "first_name"),
+            Some(("Pat".into(), "resolved".into()))
+        );
+
+        // An admin's value wins over both.
+        let admin = identities(&format!("{BOT}{PAT_SNOW}itsm_user_id = \"abc\"\n"));
+        let merged = merge(&schema, vec![], &admin, &down, &previous);
+        assert_eq!(
+            user(&merged, "pat@acme.com").itsm[0].itsm_user_id,
+            Some(("abc".into(), schema.manual()))
+        );
+
+        // A verdict of this run's check is no outage: nothing is carried.
+        let gone = checked(1, 0, EntryStatus::NotFound, None);
+        let merged = merge(&schema, vec![], &ids, &gone, &previous);
+        let pat = user(&merged, "pat@acme.com");
+        assert_eq!(pat.itsm[0].itsm_user_id, None);
+        assert_eq!(text(&schema, pat, "first_name"), None);
+    }
+
+    #[test]
+    fn a_previous_value_is_carried_only_for_the_same_account_and_only_if_the_check_found_it() {
+        let schema = schema();
+        let down = checked(1, 0, EntryStatus::Unchecked, None);
+        // The admin now names another account: its ITSM User ID is unknown.
+        let other = identities(&format!(
+            "{BOT}{}",
+            PAT_SNOW.replace("pat.lee", "patricia.lee")
+        ));
+        let merged = merge(&schema, vec![], &other, &down, &previous_pat("abc"));
+        assert_eq!(user(&merged, "pat@acme.com").itsm[0].itsm_user_id, None);
+        // The admin gave the ITSM User ID last time and removed it since.
+        let mut previous = previous_pat("abc");
+        for user in previous.values_mut() {
+            for entry in &mut user.itsm {
+                if let Some(id) = &mut entry.itsm_user_id {
+                    id.from_check = false;
+                }
+            }
+        }
+        let ids = identities(&format!("{BOT}{PAT_SNOW}"));
+        let merged = merge(&schema, vec![], &ids, &down, &previous);
+        assert_eq!(user(&merged, "pat@acme.com").itsm[0].itsm_user_id, None);
+    }
+
+    #[test]
+    fn only_users_with_an_unchecked_entry_need_the_previous_load() {
+        let schema = schema();
+        let ids = identities(&format!("{BOT}{PAT_SNOW}"));
+        let down = checked(1, 0, EntryStatus::Unchecked, None);
+        assert_eq!(
+            unchecked_keys(&schema, &ids, &down),
+            vec![Box::from("pat@acme.com")]
+        );
+        let up = checked(1, 0, EntryStatus::Verified, Some(found("abc", "pat.lee")));
+        assert!(unchecked_keys(&schema, &ids, &up).is_empty());
+    }
+
     #[test]
     fn one_itsm_account_on_two_users_stays_with_the_bot() {
         let schema = schema();
         let ids = identities(
             "[bot]\nunique_record_id = \"bot@acme.com\"\n[[bot.itsm]]\nintegration = \"snow\"\nexternal_id = \"moveworks.bot\"\n[[users]]\nunique_record_id = \"a@acme.com\"\n[[users.itsm]]\nintegration = \"snow\"\nexternal_id = \"Moveworks.Bot\"\n",
         );
-        let merged = merge(&schema, vec![], &ids, &BTreeMap::new());
+        let merged = merge(&schema, vec![], &ids, &BTreeMap::new(), &Previous::new());
         assert!(user(&merged, "a@acme.com").itsm.is_empty());
         assert_eq!(user(&merged, "bot@acme.com").itsm.len(), 1);
         assert_eq!(merged.duplicates[0].kind, DuplicateKind::ItsmAccount);
@@ -866,6 +1160,7 @@ mod tests {
             vec![vec![record(&schema, 7, &[("role", "Analyst")])]],
             &identities(BOT),
             &BTreeMap::new(),
+            &Previous::new(),
         );
         assert_eq!(merged.users.len(), 1);
         assert_eq!(merged.without_key, vec!["workday line 7"]);
@@ -922,9 +1217,9 @@ mod tests {
             for i in (1..shuffled.len()).rev() {
                 shuffled.swap(i, (rng() % (i as u64 + 1)) as usize);
             }
-            let a = merge(&schema, vec![records.clone()], &identities(&identities_text(&users)), &BTreeMap::new());
-            let again = merge(&schema, vec![records.clone()], &identities(&identities_text(&users)), &BTreeMap::new());
-            let b = merge(&schema, vec![records], &identities(&identities_text(&shuffled)), &BTreeMap::new());
+            let a = merge(&schema, vec![records.clone()], &identities(&identities_text(&users)), &BTreeMap::new(), &Previous::new());
+            let again = merge(&schema, vec![records.clone()], &identities(&identities_text(&users)), &BTreeMap::new(), &Previous::new());
+            let b = merge(&schema, vec![records], &identities(&identities_text(&shuffled)), &BTreeMap::new(), &Previous::new());
             prop_assert_eq!(&a.users, &again.users);
             prop_assert_eq!(&a.users, &b.users);
             prop_assert_eq!(&a.duplicates, &b.duplicates);

@@ -248,18 +248,26 @@ pub fn run_blocking(
     if !report.source_errors.is_empty() {
         return Ok(report);
     }
-    let merged = merger.finish(identities, checked);
+    let mut store = if options.dry_run && !config.store.path.exists() {
+        Store::open_in_memory()?
+    } else {
+        Store::open(&config.store.path)?
+    };
+    // What the check found in earlier runs, for the users with an entry whose
+    // system is down now: an outage changes nothing (SPEC section 6, step 4).
+    let mut previous = merge::Previous::new();
+    for key in merge::unchecked_keys(&schema, identities, checked) {
+        if let Some(stored) = store.current_user(&key)? {
+            previous.insert(key, load::previous_user(&stored.record, &stored.provenance));
+        }
+    }
+    let merged = merger.finish(identities, checked, &previous);
     report.duplicates = merged.duplicates;
     report
         .duplicates
         .extend(validate::duplicate_emails(&merged.users, &schema));
     report.without_joining_key = merged.without_key;
 
-    let mut store = if options.dry_run && !config.store.path.exists() {
-        Store::open_in_memory()?
-    } else {
-        Store::open(&config.store.path)?
-    };
     let pause_after_rows = std::env::var(PAUSE_AFTER_ROWS_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
@@ -340,6 +348,10 @@ pub enum AttrKind {
     Custom,
 }
 
+/// The origins of values the check found: in this run, or in an earlier one.
+pub const RESOLVED: &str = "resolved";
+pub const PREVIOUS_LOAD: &str = "previous load";
+
 /// Attributes after the plain strings, in this order.
 const WORK_STATUS: &str = "work_status";
 const USER_TAGS: &str = "user_tags";
@@ -349,7 +361,9 @@ const IDM: &str = "idm";
 
 /// The attribute table of one run: the fixed attributes, then the custom
 /// attributes registered in `pipeline.custom_attributes`; and the origins:
-/// each source by name, then `manual`, `bot` and `resolved`.
+/// each source by name, then `manual`, `bot`, `resolved` (the check found it
+/// in this run) and `previous load` (the check found it in an earlier run
+/// and could not look again in this one).
 #[derive(Debug, Clone)]
 pub struct Schema {
     names: Vec<String>,
@@ -385,7 +399,7 @@ impl Schema {
             kinds.push(AttrKind::Custom);
         }
         let mut origins: Vec<String> = source_names.to_vec();
-        origins.extend(["manual", "bot", "resolved"].map(str::to_owned));
+        origins.extend(["manual", "bot", RESOLVED, PREVIOUS_LOAD].map(str::to_owned));
         let mut schema = Schema {
             names,
             kinds,
@@ -445,14 +459,18 @@ impl Schema {
     }
 
     pub fn manual(&self) -> Origin {
-        self.fixed_origin(3)
+        self.fixed_origin(4)
     }
 
     pub fn bot(&self) -> Origin {
-        self.fixed_origin(2)
+        self.fixed_origin(3)
     }
 
     pub fn resolved(&self) -> Origin {
+        self.fixed_origin(2)
+    }
+
+    pub fn previous_load(&self) -> Origin {
         self.fixed_origin(1)
     }
 

@@ -338,6 +338,66 @@ async fn a_system_that_is_down_never_drops_or_replaces_an_admins_values() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_outage_keeps_the_itsm_user_id_the_check_found_in_the_previous_load() {
+    let world = World::start().await;
+    let mut config = std::fs::read_to_string(world.path().join("itsmid.toml")).expect("config");
+    config.push_str("\n[store]\npath = \"itsmid.db\"\n");
+    write(world.path(), "itsmid.toml", &config);
+    world.write_identities(&format!(
+        "{BOT}\n[[users]]\nunique_record_id = \"pat@acme.com\"\n{}",
+        entry("snow", &[("external_id", "pat.lee")])
+    ));
+    let sys_id = "a8f98bb0eb32010045e1a5115206fe3a";
+    let pat_snow = |lines: &[Value]| {
+        lines
+            .iter()
+            .find(|l| l["user"]["external_system_identities"]["snow"]["user_id"] == "pat.lee")
+            .expect("pat")["user"]["external_system_identities"]["snow"]
+            .clone()
+    };
+    let from = |explained: &Value| {
+        explained["fields"]
+            .as_array()
+            .and_then(|f| {
+                f.iter()
+                    .find(|f| f["field"] == "external_system_identities.snow.external_id")
+            })
+            .map(|f| f["from"].clone())
+    };
+
+    let output = world.run(&["load", "--format", "json"]).await;
+    let report = json(&output);
+    assert_eq!(output.status.code(), Some(0), "{report:#}");
+    assert_eq!(pat_snow(&export(world.path()).await)["external_id"], sys_id);
+
+    world.fault(System::ServiceNow, Fault::Down);
+    let output = world.run(&["load", "--format", "json"]).await;
+    let report = json(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "SYSTEM_UNAVAILABLE is an error finding: {report:#}"
+    );
+    assert_eq!(report["loaded"], true);
+    assert_eq!(report["snapshot"], 2);
+    assert_eq!(report["counts"]["changed"], 0, "{report:#}");
+    assert_eq!(report["counts"]["unchanged"], 2, "{report:#}");
+    assert_eq!(
+        pat_snow(&export(world.path()).await),
+        serde_json::json!({"user_id": "pat.lee", "external_id": sys_id}),
+        "an outage changes nothing"
+    );
+    let explained = json(
+        &world
+            .run(&["export", "--explain", "pat@acme.com", "--format", "json"])
+            .await,
+    );
+    assert_eq!(from(&explained), Some(Value::from("previous load")));
+    let diff = json(&world.run(&["diff", "1", "2", "--format", "json"]).await);
+    assert_eq!(diff["changed"], serde_json::json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_same_load_twice_changes_nothing_and_history_counts_it() {
     let dir = offline_folder();
     assert_eq!(load(dir.path(), &[]).await.0, 0);
