@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use itsmid_connectors::System;
 
@@ -145,6 +145,7 @@ impl Outcome {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<Outcome> {
+    check_output_path(&args)?;
     match &args.command {
         Command::Check => check(&args).await,
         Command::Lint => crate::lint::run(&args),
@@ -170,6 +171,29 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
             listen,
         } => simulate(system, data, *listen).await,
     }
+}
+
+/// Refuses an `--output` that cannot be written before any work is done, so
+/// a failed report never follows a written identities file or a load.
+fn check_output_path(args: &Args) -> anyhow::Result<()> {
+    let Some(path) = &args.output else {
+        return Ok(());
+    };
+    if path.is_dir() {
+        bail!("--output {}: is a folder; name a file", path.display());
+    }
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "--output {}: the folder {} does not exist; create it or name another file",
+            path.display(),
+            parent.display()
+        );
+    }
+    Ok(())
 }
 
 /// Loads the config and the identities file it names; every input problem

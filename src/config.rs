@@ -644,18 +644,29 @@ fn secret_ref(
 fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url> {
     let line = t.node(key).and_then(|n| n.line);
     let path = format!("{}.{key}", t.path);
+    // Messages show the URL without a user or password it may carry.
+    let shown = redact_url(raw);
     let url = match Url::parse(raw.trim()) {
         Ok(url) => url,
         Err(err) => {
             t.problems().add(
                 line,
                 &path,
-                format!("`{key}` = \"{raw}\" is not a URL ({err})"),
+                format!("`{key}` = \"{shown}\" is not a URL ({err})"),
                 "write it as https://host",
             );
             return None;
         }
     };
+    if !url.username().is_empty() || url.password().is_some() {
+        t.problems().add(
+            line,
+            &path,
+            format!("`{key}` holds a user name or password in the URL (not shown)"),
+            "remove it from the URL; credentials go in [connectors.auth] as env: or file: references",
+        );
+        return None;
+    }
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
@@ -670,7 +681,7 @@ fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url>
                 line,
                 &path,
                 format!(
-                    "`{key}` = \"{raw}\" uses http://, which would send credentials in the clear"
+                    "`{key}` = \"{shown}\" uses http://, which would send credentials in the clear"
                 ),
                 "use https:// (http:// is accepted for loopback addresses only)",
             );
@@ -685,6 +696,21 @@ fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url>
             );
             None
         }
+    }
+}
+
+/// The URL text with anything between `//` and `@` replaced, since that
+/// part can hold a password.
+fn redact_url(raw: &str) -> String {
+    let Some(start) = raw.find("//").map(|i| i + 2) else {
+        return raw.to_owned();
+    };
+    let authority_end = raw[start..]
+        .find(['/', '?', '#'])
+        .map_or(raw.len(), |i| start + i);
+    match raw[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &raw[..start], &raw[start + at..]),
+        None => raw.to_owned(),
     }
 }
 
@@ -824,6 +850,24 @@ password = "env:SNOW_PASSWORD"
                 .any(|e| e.contains("did you mean `identities`"))
         );
         assert!(shown.iter().any(|e| e.contains("http://")));
+    }
+
+    #[test]
+    fn a_url_with_a_password_is_refused_without_showing_it() {
+        for url in [
+            "https://bot:hunter2pw@acme.service-now.com",
+            "http://bot:hunter2pw@acme.service-now.com",
+        ] {
+            let text = GOOD.replace("https://acme.service-now.com", url);
+            let errors = Config::parse(Path::new("c.toml"), &text)
+                .expect_err("refused")
+                .0;
+            let shown: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            assert_eq!(errors.len(), 1, "{shown:?}");
+            assert!(!shown[0].contains("hunter2pw"), "{shown:?}");
+        }
+        assert_eq!(redact_url("http://u:p@h/x@y"), "http://***@h/x@y");
+        assert_eq!(redact_url("https://h/path"), "https://h/path");
     }
 
     #[test]

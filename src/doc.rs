@@ -162,6 +162,8 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, InputError> {
 
 /// Parses JSON into a [`Node`] tree (no lines; errors name the JSON path).
 pub fn parse_json(file: &Path, text: &str) -> Result<Node, InputError> {
+    // A byte order mark is what some editors write first; it is no JSON.
+    let text = text.trim_start_matches('\u{feff}');
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(value) => Ok(convert_json(value)),
         Err(err) => Err(InputError {

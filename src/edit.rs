@@ -50,6 +50,11 @@ pub struct IdentitiesFile {
     /// The bytes as read, to refuse a write over someone else's change.
     original: Vec<u8>,
     doc: Document,
+    /// Set by every edit: an untouched file is never rewritten.
+    dirty: bool,
+    /// The file's line ending and byte order mark, written back as found.
+    crlf: bool,
+    bom: bool,
 }
 
 /// Which identity: the bot, or the manual user at this index of `users`.
@@ -72,6 +77,9 @@ impl IdentitiesFile {
     /// refuses if the file holds anything else by then.
     pub fn from_text(path: &Path, text: &str) -> Result<IdentitiesFile, EditError> {
         let original = text.as_bytes().to_vec();
+        let bom = text.starts_with('\u{feff}');
+        let text = text.trim_start_matches('\u{feff}');
+        let crlf = text.contains("\r\n");
         let parse_error = |message: String| EditError::Parse {
             file: path.to_path_buf(),
             message,
@@ -88,6 +96,9 @@ impl IdentitiesFile {
             path: path.to_path_buf(),
             original,
             doc,
+            dirty: false,
+            crlf,
+            bom,
         })
     }
 
@@ -103,6 +114,7 @@ impl IdentitiesFile {
         entry: usize,
         fields: Fields<'_>,
     ) -> Result<(), EditError> {
+        self.dirty = true;
         let missing = || EditError::Missing {
             file: self.path.clone(),
             what: format!("entry {} of {}", entry + 1, describe(who)),
@@ -133,6 +145,7 @@ impl IdentitiesFile {
 
     /// Appends an ITSM ID Info entry to an identity (after its last one).
     pub fn append_entry(&mut self, who: Who, fields: Fields<'_>) -> Result<(), EditError> {
+        self.dirty = true;
         let missing = || EditError::Missing {
             file: self.path.clone(),
             what: describe(who),
@@ -179,6 +192,9 @@ impl IdentitiesFile {
 
     /// The new text, or `None` if nothing changed.
     pub fn render(&self) -> Option<String> {
+        if !self.dirty {
+            return None;
+        }
         let text = match &self.doc {
             Document::Toml(doc) => doc.to_string(),
             Document::Json(root) => {
@@ -187,6 +203,15 @@ impl IdentitiesFile {
                 text
             }
         };
+        // Line endings and the byte order mark as the file had them.
+        let mut text = if self.crlf {
+            text.replace("\r\n", "\n").replace('\n', "\r\n")
+        } else {
+            text
+        };
+        if self.bom {
+            text.insert(0, '\u{feff}');
+        }
         (text.as_bytes() != self.original.as_slice()).then_some(text)
     }
 
@@ -202,6 +227,7 @@ impl IdentitiesFile {
 
     /// Mutable TOML document, for whole-identity edits (`users`).
     pub fn toml_mut(&mut self) -> Option<&mut DocumentMut> {
+        self.dirty = true;
         match &mut self.doc {
             Document::Toml(doc) => Some(doc),
             Document::Json(_) => None,
@@ -210,6 +236,7 @@ impl IdentitiesFile {
 
     /// Mutable JSON document, for whole-identity edits (`users`).
     pub fn json_mut(&mut self) -> Option<&mut serde_json::Value> {
+        self.dirty = true;
         match &mut self.doc {
             Document::Json(root) => Some(root),
             Document::Toml(_) => None,
@@ -406,6 +433,25 @@ itsm = [ { integration = "jira", external_id = "pat@acme.com" } ]
             std::fs::read_to_string(file.path()).expect("read"),
             "# someone else\n"
         );
+    }
+
+    #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_are_kept() {
+        let text = format!("\u{feff}{}", FILE.replace('\n', "\r\n"));
+        let (_dir, mut file) = open(&text);
+        file.set_entry_fields(Who::Bot, 0, &[("itsm_user_id", "x")])
+            .expect("set");
+        let written = file.render().expect("changed");
+        assert!(written.starts_with('\u{feff}'));
+        assert!(
+            !written.replace("\r\n", "").contains('\n'),
+            "only CRLF: {written:?}"
+        );
+        let expected = text.replace(
+            "itsm_user_id = \"\"  # resolve fills it",
+            "itsm_user_id = \"x\"  # resolve fills it",
+        );
+        assert_eq!(written, expected);
     }
 
     #[test]

@@ -119,6 +119,8 @@ pub struct Identity {
     pub channels: Vec<BTreeMap<String, String>>,
     pub idm: Vec<BTreeMap<String, String>>,
     pub line: Option<usize>,
+    /// Where in the document (`users[2]`), for formats without lines.
+    pub path: String,
 }
 
 impl Identity {
@@ -212,24 +214,24 @@ fn check_unique_record_ids<'a>(
     problems: &Problems,
     identities: impl Iterator<Item = &'a Identity>,
 ) {
-    let mut seen: BTreeMap<&str, Option<usize>> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, &Identity> = BTreeMap::new();
     for identity in identities {
         let id = identity.unique_record_id.0.as_str();
         match seen.get(id) {
             Some(first) => problems.add(
                 identity.line,
-                "",
+                &format!("{}.unique_record_id", identity.path),
                 format!(
                     "unique_record_id \"{id}\" is also used {}",
-                    match first {
+                    match first.line {
                         Some(line) => format!("at line {line}"),
-                        None => "by an earlier identity".into(),
+                        None => format!("at {}", first.path),
                     }
                 ),
                 "give each identity its own Unique Record ID (the joining key value)",
             ),
             None => {
-                seen.insert(id, identity.line);
+                seen.insert(id, identity);
             }
         }
     }
@@ -319,6 +321,7 @@ fn read_identity(t: &TableReader<'_>, kind: IdentityKind, custom: &[String]) -> 
         .map(|c| read_id_info(c, &["integration", "external_id"]))
         .collect();
     let line = t.line;
+    let path = t.path.clone();
     t.finish();
     Some(Identity {
         kind,
@@ -332,6 +335,7 @@ fn read_identity(t: &TableReader<'_>, kind: IdentityKind, custom: &[String]) -> 
         channels,
         idm,
         line,
+        path,
     })
 }
 
@@ -432,6 +436,20 @@ external_id = "pat@acme.com"
             .0;
         assert_eq!(errors.len(), 1);
         assert!(errors[0].message.contains("empty"));
+    }
+
+    #[test]
+    fn a_repeated_unique_record_id_in_json_names_both_places() {
+        let text = "\u{feff}{\"bot\": {\"unique_record_id\": \"b\"}, \"users\": [{\"unique_record_id\": \"b\"}]}";
+        let errors = Identities::parse(Path::new("i.json"), text, &[])
+            .expect_err("refused")
+            .0;
+        assert_eq!(errors.len(), 1);
+        let shown = errors[0].to_string();
+        assert!(
+            shown.contains("users[0].unique_record_id") && shown.contains("at bot"),
+            "{shown}"
+        );
     }
 
     #[test]

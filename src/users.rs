@@ -345,7 +345,7 @@ fn input_fields(input: &UserInput) -> anyhow::Result<Map<String, Value>> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            match serde_json::from_str::<Value>(&text) {
+            match serde_json::from_str::<Value>(text.trim_start_matches('\u{feff}')) {
                 Ok(Value::Object(map)) => map,
                 Ok(_) => bail!(
                     "{}: the file must hold one JSON object with the user's fields",
@@ -787,29 +787,85 @@ fn update_toml_table(table: &mut Table, user: &Map<String, Value>) {
     for key in stale {
         table.remove(&key);
     }
-    let fresh = toml_table(user);
-    for (key, item) in fresh.iter() {
-        let same = table
-            .get(key)
-            .map(|old| old.to_string().trim() == item.to_string().trim())
-            .unwrap_or(false);
-        if same {
+    for (key, value) in user {
+        // A value that reads the same is left as written, layout included.
+        if table.get(key).and_then(item_json).as_ref() == Some(value) {
             continue;
         }
-        match (
-            table.get_mut(key).and_then(Item::as_value_mut),
-            item.as_value(),
-        ) {
-            (Some(old), Some(new)) => {
-                let decor = old.decor().clone();
-                *old = new.clone();
-                *old.decor_mut() = decor;
+        match (table.get_mut(key), value) {
+            // ITSM ID Info and the other lists of tables: each entry is
+            // edited in place, so the comments of the ones kept stay.
+            (Some(Item::ArrayOfTables(list)), Value::Array(items))
+                if items.iter().all(Value::is_object) =>
+            {
+                while list.len() > items.len() {
+                    list.remove(list.len() - 1);
+                }
+                for (i, item) in items.iter().enumerate() {
+                    let Value::Object(fields) = item else {
+                        continue;
+                    };
+                    match list.get_mut(i) {
+                        Some(existing) => update_toml_table(existing, fields),
+                        None => list.push(toml_table(fields)),
+                    }
+                }
+            }
+            (Some(Item::Table(sub)), Value::Object(fields)) => update_toml_table(sub, fields),
+            (Some(Item::Value(old)), _) => {
+                if let Some(new) = toml_value(value) {
+                    let decor = old.decor().clone();
+                    *old = new;
+                    *old.decor_mut() = decor;
+                }
             }
             _ => {
-                table.insert(key, item.clone());
+                let mut single = Map::new();
+                single.insert(key.clone(), value.clone());
+                if let Some((_, item)) = toml_table(&single).iter().next() {
+                    table.insert(key, item.clone());
+                }
             }
         }
     }
+}
+
+/// A TOML item as the JSON value it stands for, to compare with an edit.
+fn item_json(item: &Item) -> Option<Value> {
+    match item {
+        Item::Value(value) => value_json(value),
+        Item::Table(table) => Some(Value::Object(
+            table
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_owned(), item_json(v)?)))
+                .collect(),
+        )),
+        Item::ArrayOfTables(list) => Some(Value::Array(
+            list.iter()
+                .filter_map(|t| item_json(&Item::Table(t.clone())))
+                .collect(),
+        )),
+        Item::None => None,
+    }
+}
+
+fn value_json(value: &toml_edit::Value) -> Option<Value> {
+    Some(match value {
+        toml_edit::Value::String(s) => Value::from(s.value().as_str()),
+        toml_edit::Value::Integer(i) => Value::from(*i.value()),
+        toml_edit::Value::Float(f) => Value::from(*f.value()),
+        toml_edit::Value::Boolean(b) => Value::from(*b.value()),
+        toml_edit::Value::Array(items) => {
+            Value::Array(items.iter().filter_map(value_json).collect())
+        }
+        toml_edit::Value::InlineTable(table) => Value::Object(
+            table
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_owned(), value_json(v)?)))
+                .collect(),
+        ),
+        toml_edit::Value::Datetime(_) => return None,
+    })
 }
 
 /// A user's JSON fields as a `[[users]]` table, sub-tables as `[users.x]`.

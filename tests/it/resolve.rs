@@ -284,3 +284,21 @@ async fn a_file_of_e_mails_and_integration_names_becomes_complete_and_checks_cle
     );
     assert_eq!(report["summary"]["verified"], 4);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_file_with_nothing_to_change_is_not_rewritten() {
+    let world = World::start().await;
+    // CRLF line endings and a byte order mark, and everything already right.
+    let text = "\u{feff}[bot]\r\nunique_record_id = \"moveworks-bot@acme.com\"\r\n[[bot.itsm]]\r\nintegration = \"snow\"\r\nexternal_id = \"moveworks.bot\"\r\nitsm_user_id = \"6816f79cc0a8016401c5a33be04be441\"\r\nfirst_name = \"Moveworks\"\r\nlast_name = \"Bot\"\r\nfull_name = \"Moveworks Bot\"\r\n";
+    let config = std::fs::read_to_string(world.path().join("itsmid.toml")).unwrap();
+    let only_snow = config
+        .split("\n[[connectors]]\nintegration = \"jira_service_desk\"")
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(world.path().join("itsmid.toml"), only_snow).unwrap();
+    world.write_identities(text);
+    let (_, plan) = resolve(&world, &["--write"]).await;
+    assert_eq!(plan["written"], false, "{plan:#}");
+    assert_eq!(identities(&world), text);
+}

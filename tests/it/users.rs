@@ -342,3 +342,61 @@ async fn add_with_resolve_fills_the_new_users_ids() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edit_leaves_untouched_values_and_entries_as_written() {
+    let world = World::start().await;
+    let before = "[[users]]\nunique_record_id = \"pat@acme.com\"\nemail_addr = \"pat@acme.com\"\nuser_tags = [ \"VIP\",   \"TESTER\" ]   # spacing kept\n[[users.itsm]]\nintegration = \"snow\"   # the login, not the e-mail\nexternal_id = \"pat.lee\"\n";
+    world.write_identities(before);
+    let (code, _, err) = users(
+        &world,
+        &[
+            "edit",
+            "pat@acme.com",
+            "--full-name",
+            "Pat Lee",
+            "--itsm",
+            "integration=snow,itsm_user_id=a8f98bb0eb32010045e1a5115206fe3a",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let text = file(&world);
+    assert!(
+        text.contains("user_tags = [ \"VIP\",   \"TESTER\" ]   # spacing kept"),
+        "{text}"
+    );
+    assert!(
+        text.contains("integration = \"snow\"   # the login, not the e-mail"),
+        "{text}"
+    );
+    assert!(
+        text.contains("itsm_user_id = \"a8f98bb0eb32010045e1a5115206fe3a\""),
+        "{text}"
+    );
+    assert!(text.contains("full_name = \"Pat Lee\""), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_output_path_stops_the_command_before_it_writes() {
+    let world = World::start().await;
+    world.write_identities(FILE);
+    let (code, _, err) = users(
+        &world,
+        &[
+            "add",
+            "--unique-record-id",
+            "kim@acme.com",
+            "--email-addr",
+            "kim@acme.com",
+            "--full-name",
+            "Kim",
+            "--output",
+            "missing/out.json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(file(&world), FILE, "nothing was written");
+}
