@@ -1,7 +1,8 @@
 //! `itsmid demo`: starts the built-in simulators on loopback with the data
 //! in `fixtures/`, writes a config and identities file into a fresh folder,
-//! runs the check against them and prints the report, then loads the merged
-//! users into the demo's store and exports them to `users.jsonl`.
+//! runs the check against them and prints the report, saves what resolve
+//! would change to `resolve.json` (not applied), then loads the merged users
+//! into the demo's store and exports them to `users.jsonl`.
 //!
 //! Needs no credentials and no network: the demo's secrets are files it
 //! writes itself. Its data holds deliberate problems so that a first-time
@@ -80,8 +81,20 @@ pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {
         dir.display()
     );
     let (config, identities) = cli::load_inputs(&config_path)?;
-    let run = crate::pipeline_cli::check(&config, &identities).await?;
+    let connected = cli::connect(&config)?;
+    let run = crate::check::run(&identities, &connected).await;
     cli::emit(args, &run.report.to_json(), &run.report.to_table())?;
+    // What resolve would change, saved beside the files and not applied, so
+    // the printed report and the files stay as the demo wrote them.
+    let plan = crate::resolve::plan(&config, &identities, &connected, &run).await;
+    let proposals = dir.join("resolve.json");
+    write(&proposals, &plan.to_json())?;
+    eprintln!(
+        "demo: resolve proposes {} change(s) for {} identit(ies); see {}",
+        plan.summary.changes,
+        plan.summary.identities_changed,
+        proposals.display()
+    );
     crate::pipeline_cli::load_and_export(&config, &identities, &run, &dir.join("users.jsonl"))
         .await?;
     Ok(Outcome::of(&run.report))

@@ -22,12 +22,7 @@ use crate::pipeline::{LoadReport, RunOptions, Schema};
 /// Builds the connectors and runs the check, keeping the per-entry results
 /// the merge fills ITSM User IDs and names from.
 pub async fn check(config: &Config, identities: &Identities) -> anyhow::Result<CheckRun> {
-    let connected = crate::check::connect(config).map_err(|errors| {
-        anyhow!(
-            "cannot set up the connectors; nothing was checked:\n  {}",
-            errors.join("\n  ")
-        )
-    })?;
+    let connected = crate::cli::connect(config)?;
     Ok(crate::check::run(identities, &connected).await)
 }
 

@@ -200,6 +200,15 @@ async fn the_demo_shows_each_kind_of_problem_and_its_json_is_the_report() {
     }
     assert!(demo_dir.join("itsmid.toml").exists());
     assert!(demo_dir.join("identities.toml").exists());
+    let plan: Value =
+        serde_json::from_str(&std::fs::read_to_string(demo_dir.join("resolve.json")).unwrap())
+            .unwrap();
+    assert_eq!(plan["schema"], "itsmid.resolve.v1");
+    assert_eq!(
+        plan["written"], false,
+        "the demo shows resolve's proposals, it does not apply them"
+    );
+    assert!(plan["summary"]["changes"].as_u64().unwrap() > 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
