@@ -24,13 +24,12 @@ use crate::report::Report;
     about = "Keeps the bot's and manual users' ticketing accounts linked and verified"
 )]
 pub struct Args {
-    /// The config file.
-    #[arg(
-        long,
-        global = true,
-        env = "ITSMID_CONFIG",
-        default_value = "itsmid.toml"
-    )]
+    /// The config file (default: $ITSMID_CONFIG, else itsmid.toml).
+    #[arg(long = "config", global = true, value_name = "PATH")]
+    config_flag: Option<PathBuf>,
+    /// The config file in effect: --config, else a non-empty
+    /// $ITSMID_CONFIG, else `itsmid.toml`.
+    #[arg(skip)]
     pub config: PathBuf,
     /// Output format: a table on a terminal, JSON otherwise.
     #[arg(long, global = true, value_enum)]
@@ -113,6 +112,20 @@ pub enum Command {
         #[arg(long)]
         listen: SocketAddr,
     },
+}
+
+impl Args {
+    /// Parses the command line and settles the config path.
+    pub fn parse_with_env() -> Args {
+        let mut args = Args::parse();
+        args.config = args.config_flag.clone().unwrap_or_else(|| {
+            std::env::var_os("ITSMID_CONFIG")
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("itsmid.toml"))
+        });
+        args
+    }
 }
 
 /// How a command ended, for the exit status.

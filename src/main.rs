@@ -3,10 +3,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let args = itsmid::cli::Args::parse();
+    let args = itsmid::cli::Args::parse_with_env();
     itsmid::telemetry::init_logging(args.verbose, args.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
