@@ -897,6 +897,15 @@ fn authorize(
     })
 }
 
+/// Bytes `text` takes once form-encoded in a URL query, as reqwest sends
+/// it: connectors cut their batches by it, before a URL grows past what the
+/// system or a proxy accepts.
+pub fn encoded_len(text: &str) -> usize {
+    url::form_urlencoded::byte_serialize(text.as_bytes())
+        .map(str::len)
+        .sum()
+}
+
 /// `Retry-After` in seconds (the form every vendor here documents), capped
 /// so a bogus value cannot stall a run; the budget check gives up earlier.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {

@@ -135,12 +135,7 @@ fn json_len(value: &str) -> usize {
     encoded_len(&json)
 }
 
-/// Bytes `text` takes once form-encoded in a URL query, as reqwest sends it.
-pub fn encoded_len(text: &str) -> usize {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .map(str::len)
-        .sum()
-}
+pub use crate::http::encoded_len;
 
 #[cfg(test)]
 mod tests {

@@ -106,13 +106,7 @@ pub fn select_prefix(fields: &str, field: &str) -> String {
     format!("SELECT {fields} FROM User WHERE {field} IN")
 }
 
-/// Bytes `text` takes once form-encoded in a URL query, as reqwest sends
-/// it: lets a batch be cut before the URI grows past Salesforce's limit.
-pub fn encoded_len(text: &str) -> usize {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .map(str::len)
-        .sum()
-}
+pub use crate::http::encoded_len;
 
 #[cfg(test)]
 mod tests {

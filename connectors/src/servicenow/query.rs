@@ -102,13 +102,7 @@ pub fn equals(field: &str, value: &str) -> String {
     format!("{field}={value}")
 }
 
-/// Bytes `text` takes once form-encoded in a URL query, as reqwest sends
-/// it: lets a batch be cut before the URL grows past what proxies accept.
-pub fn encoded_len(text: &str) -> usize {
-    url::form_urlencoded::byte_serialize(text.as_bytes())
-        .map(str::len)
-        .sum()
-}
+pub use crate::http::encoded_len;
 
 #[cfg(test)]
 mod tests {
