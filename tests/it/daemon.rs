@@ -2,6 +2,7 @@
 //! simulators, driven over HTTP, stopped with SIGTERM.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -46,9 +47,14 @@ struct Daemon {
 
 impl Daemon {
     fn start(world: &World) -> Daemon {
+        Daemon::start_in(world.path(), &["serve", "--listen", "127.0.0.1:0", "-v"])
+    }
+
+    /// Runs `itsmid ARGS` in `dir` and waits (bounded) for its address.
+    fn start_in(dir: &Path, args: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_itsmid"))
-            .args(["serve", "--listen", "127.0.0.1:0", "-v"])
-            .current_dir(world.path())
+            .args(args)
+            .current_dir(dir)
             .env_remove("ITSMID_CONFIG")
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -302,4 +308,42 @@ async fn serve_refuses_to_start_without_a_server_token() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("`server.token` is not set"), "{stderr}");
     assert!(stderr.contains("[server]"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_keeps_serving_with_its_own_token_until_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo_dir = dir.path().join("demo");
+    let demo_arg = demo_dir.to_str().expect("a UTF-8 path");
+    let daemon = Daemon::start_in(
+        dir.path(),
+        &[
+            "demo",
+            "--dir",
+            demo_arg,
+            "--serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    daemon.wait_for_runs(1).await;
+    let token = std::fs::read_to_string(demo_dir.join("secrets").join("server-token"))
+        .expect("the demo wrote the token");
+    assert!(token.len() >= 32, "{token}");
+    let (status, body) = daemon.get("/api/v1/report").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("itsmid.report.v1"), "{body}");
+    assert_eq!(
+        daemon
+            .start_run(Some(&format!("Bearer {}", token.trim())))
+            .await,
+        202
+    );
+    daemon.wait_for_runs(2).await;
+    assert!(
+        daemon.stderr().contains("secrets/server-token"),
+        "{}",
+        daemon.stderr()
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
 }
