@@ -53,6 +53,9 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
     let bound = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    // Listen for the signals before saying we listen: a SIGTERM sent as soon
+    // as the address is known must stop the daemon cleanly, not kill it.
+    let shutdown = shutdown_signal()?;
     eprintln!("listening on http://{bound}");
     let settings = Settings {
         config_path: config_path.to_path_buf(),
@@ -60,8 +63,28 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
         interval: crate::pipeline::interval(&config),
         store_path: config.store.path.clone(),
     };
-    run(listener, settings, crate::cli::wait_for_shutdown()).await?;
+    run(listener, settings, shutdown).await?;
     Ok(Outcome::InOrder)
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed before it
+/// returns, not when it is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    Ok(crate::cli::wait_for_shutdown())
 }
 
 /// The bearer token from `server.token`; `serve` refuses to start without it.
