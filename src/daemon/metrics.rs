@@ -31,6 +31,7 @@ struct IntegrationLabel {
 
 type Histograms = Family<IntegrationLabel, Histogram, fn() -> Histogram>;
 
+/// The families are handles into `registry`: a clone of each is registered.
 pub struct Metrics {
     registry: Registry,
     runs: Family<OutcomeLabel, Counter>,
@@ -48,50 +49,52 @@ fn check_histogram() -> Histogram {
 
 impl Metrics {
     pub fn new() -> Metrics {
+        let runs = Family::<OutcomeLabel, Counter>::default();
+        let findings = Family::<CodeLabel, Gauge>::default();
+        let api_requests = Family::<IntegrationLabel, Counter>::default();
+        let check_seconds: Histograms = Family::new_with_constructor(check_histogram);
+        let rate_limit_waits = Family::<IntegrationLabel, Counter>::default();
+        let last_run = Gauge::default();
         let mut registry = Registry::with_prefix("itsmid");
-        let metrics = Metrics {
-            runs: Family::default(),
-            findings: Family::default(),
-            api_requests: Family::default(),
-            check_seconds: Family::new_with_constructor(check_histogram),
-            rate_limit_waits: Family::default(),
-            last_run: Gauge::default(),
-            registry: Registry::default(),
-        };
         registry.register(
             "runs",
             "Pipeline runs by outcome: ok, problems, refused, failed",
-            metrics.runs.clone(),
+            runs.clone(),
         );
         registry.register(
             "findings",
             "Findings of the last finished check, by code",
-            metrics.findings.clone(),
+            findings.clone(),
         );
         registry.register(
             "api_requests",
             "HTTP requests sent to each integration's system, retries included",
-            metrics.api_requests.clone(),
+            api_requests.clone(),
         );
         registry.register_with_unit(
             "system_check",
             "Wall time of each integration's part of a check (all its requests)",
             Unit::Seconds,
-            metrics.check_seconds.clone(),
+            check_seconds.clone(),
         );
         registry.register(
             "rate_limit_waits",
             "Times a system asked us to wait (429, 503 with Retry-After)",
-            metrics.rate_limit_waits.clone(),
+            rate_limit_waits.clone(),
         );
         registry.register(
             "last_run_timestamp_seconds",
             "When the last run finished, in seconds since the Unix epoch",
-            metrics.last_run.clone(),
+            last_run.clone(),
         );
         Metrics {
             registry,
-            ..metrics
+            runs,
+            findings,
+            api_requests,
+            check_seconds,
+            rate_limit_waits,
+            last_run,
         }
     }
 
