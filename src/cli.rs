@@ -75,6 +75,12 @@ pub enum Command {
         /// Folder for the demo's config and identities files (default: a fresh temporary folder).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Then keep the simulators and the daemon running on the demo's folder until stopped.
+        #[arg(long)]
+        serve: bool,
+        /// With --serve: the daemon's address (default 127.0.0.1:8377).
+        #[arg(long, requires = "serve")]
+        listen: Option<SocketAddr>,
     },
     /// Check, then merge the sources with the bot and manual users, validate, and load the store.
     Load {
@@ -99,6 +105,12 @@ pub enum Command {
         from: i64,
         /// The later snapshot's number.
         to: i64,
+    },
+    /// Run the pipeline on a schedule and serve the report, the users and metrics over HTTP.
+    Serve {
+        /// Address to listen on instead of `server.listen`, e.g. 127.0.0.1:0.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
     },
     /// Serve one system's simulator for mock-backed tests.
     Simulate {
@@ -164,7 +176,11 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
         Command::Lint => crate::lint::run(&args),
         Command::Users { command } => crate::users::run(&args, command).await,
         Command::Resolve { write } => resolve(&args, *write).await,
-        Command::Demo { dir } => crate::demo::run(&args, dir.as_deref()).await,
+        Command::Demo { dir, serve, listen } => {
+            let serve = serve.then(|| listen.unwrap_or_else(crate::demo::default_listen));
+            crate::demo::run(&args, dir.as_deref(), serve).await
+        }
+        Command::Serve { listen } => crate::daemon::serve(&args.config, *listen).await,
         Command::Load {
             dry_run,
             accept_large_change,

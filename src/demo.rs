@@ -4,10 +4,14 @@
 //! would change to `resolve.json` (not applied), then loads the merged users
 //! into the demo's store and exports them to `users.jsonl`.
 //!
+//! With `--serve` it then keeps the simulators running and serves the
+//! daemon on the demo's folder until stopped.
+//!
 //! Needs no credentials and no network: the demo's secrets are files it
 //! writes itself. Its data holds deliberate problems so that a first-time
 //! user sees what each kind of finding looks like.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -58,7 +62,16 @@ const SECRETS: &[(&str, &str)] = &[
     ("manageengine-authtoken", "demo-manageengine-authtoken"),
 ];
 
-pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {
+/// Where `demo --serve` listens unless `--listen` says otherwise.
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8377))
+}
+
+pub async fn run(
+    args: &Args,
+    dir: Option<&Path>,
+    serve: Option<SocketAddr>,
+) -> anyhow::Result<Outcome> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => fresh_dir()?,
@@ -97,7 +110,33 @@ pub async fn run(args: &Args, dir: Option<&Path>) -> anyhow::Result<Outcome> {
     );
     crate::pipeline_cli::load_and_export(&config, &identities, &run, &dir.join("users.jsonl"))
         .await?;
-    Ok(Outcome::of(&run.report))
+    match serve {
+        None => Ok(Outcome::of(&run.report)),
+        Some(listen) => {
+            eprintln!(
+                "demo: serving the daemon on http://{listen} (Ctrl-C stops it); \
+                 the bearer token for POST /api/v1/runs is in {}",
+                dir.join("secrets").join("server-token").display()
+            );
+            // The simulators stay up as long as `simulators` lives: until the daemon stops.
+            let outcome = crate::daemon::serve(&config_path, Some(listen)).await;
+            drop(simulators);
+            outcome
+        }
+    }
+}
+
+/// A fresh random token for the demo's daemon: 256 bits from the standard
+/// library's randomly keyed hasher, as hex.
+fn random_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    (0u64..4)
+        .map(|i| {
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_u64(i);
+            format!("{:016x}", hasher.finish())
+        })
+        .collect()
 }
 
 /// A new folder under the system's temporary directory.
@@ -120,6 +159,7 @@ fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBu
     for (name, value) in SECRETS {
         write_private(&secrets.join(name), value)?;
     }
+    write_private(&secrets.join("server-token"), &random_token())?;
     let mut config = CONFIG_TEMPLATE.to_owned();
     for sim in simulators {
         config = config.replace(&format!("{{{}_url}}", sim.system.as_str()), &sim.uri());

@@ -55,10 +55,31 @@ pub fn outcome(report: &LoadReport) -> Outcome {
     }
 }
 
-pub async fn load(args: &Args, options: RunOptions) -> anyhow::Result<Outcome> {
-    let (config, identities) = cli::load_inputs(&args.config)?;
+/// One pipeline run as `itsmid load` makes it: reads the config and the
+/// identities file afresh, checks, then merges, validates and loads.
+pub struct Loaded {
+    pub config: Config,
+    /// The check's report (SPEC section 5).
+    pub check: crate::report::Report,
+    /// The load's report (SPEC section 6).
+    pub load: LoadReport,
+}
+
+/// Reads the inputs, checks and loads: the whole of `itsmid load`, shared
+/// with the daemon so that both always run the same steps.
+pub async fn check_and_load(config_path: &Path, options: RunOptions) -> anyhow::Result<Loaded> {
+    let (config, identities) = cli::load_inputs(config_path)?;
     let run = check(&config, &identities).await?;
-    let report = run_load(&config, &identities, &run, options).await?;
+    let load = run_load(&config, &identities, &run, options).await?;
+    Ok(Loaded {
+        config,
+        check: run.report,
+        load,
+    })
+}
+
+pub async fn load(args: &Args, options: RunOptions) -> anyhow::Result<Outcome> {
+    let report = check_and_load(&args.config, options).await?.load;
     cli::emit(args, &report.to_json(), &report.to_table())?;
     if !report.source_errors.is_empty() {
         let lines: Vec<String> = report.source_errors.iter().map(|e| e.to_string()).collect();

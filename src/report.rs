@@ -174,6 +174,10 @@ pub struct SystemRow {
     /// `api_remaining` from `Sforce-Limit-Info`).
     #[serde(flatten)]
     pub notes: std::collections::BTreeMap<String, String>,
+    /// How long this system's part of the check took, for the daemon's
+    /// latency metric; not in the report, whose fields are fixed.
+    #[serde(skip)]
+    pub wall_time: std::time::Duration,
 }
 
 /// The record as the system returns it.

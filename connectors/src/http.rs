@@ -401,7 +401,7 @@ static CRYPTO_PROVIDER: Once = Once::new();
 
 /// rustls needs one process-wide crypto provider; ring builds faster than
 /// aws-lc-rs and serves every cipher suite the five vendors use.
-fn install_crypto_provider() {
+pub fn install_crypto_provider() {
     CRYPTO_PROVIDER.call_once(|| {
         // An error only means another part of the process installed one first.
         let _ = rustls::crypto::ring::default_provider().install_default();

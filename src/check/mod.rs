@@ -85,6 +85,7 @@ struct SystemOutcome {
     error: Option<ConnectorError>,
     owner: Option<CredentialOwner>,
     lookups: Lookups,
+    wall_time: std::time::Duration,
 }
 
 /// The full result: the report plus per-entry results for `resolve`.
@@ -181,6 +182,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             rate_limit_waits: c.connector.http().rate_limit_waits(),
             detail: None,
             notes: c.connector.http().notes(),
+            wall_time: outcome.wall_time,
         };
         if let Some(error) = &outcome.error {
             row.status = "unavailable";
@@ -302,7 +304,12 @@ async fn futures_join(
     let empty = Vec::new();
     futures_util::future::join_all(connected.iter().enumerate().map(|(index, c)| {
         let entries = plans.get(&index).unwrap_or(&empty);
-        check_system(&c.connector, c.config.system, entries)
+        async move {
+            let started = std::time::Instant::now();
+            let mut outcome = check_system(&c.connector, c.config.system, entries).await;
+            outcome.wall_time = started.elapsed();
+            outcome
+        }
     }))
     .await
 }
@@ -319,6 +326,7 @@ async fn check_system(
         error: None,
         owner: None,
         lookups: Lookups::default(),
+        wall_time: std::time::Duration::ZERO,
     };
     match connector.whoami().await {
         Ok(owner) => outcome.owner = Some(owner),

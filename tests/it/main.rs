@@ -2,6 +2,7 @@
 //! fresh temporary folder each.
 
 mod check;
+mod daemon;
 mod inputs;
 mod pipeline;
 mod resolve;

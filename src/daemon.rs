@@ -1,0 +1,431 @@
+//! `itsmid serve` (SPEC section 7): runs the pipeline at start and then on
+//! the schedule, and serves the last report, the Imported Users, metrics and
+//! a way to start a run now.
+//!
+//! The daemon is a library function, [`run`], over a bound listener and a
+//! shutdown future, so tests drive it without signals. Runs are made by one
+//! scheduler task, one after the other, so two runs never overlap: a run
+//! requested while one is in progress is remembered and starts right after
+//! it, and any number of such requests make one run (they are coalesced).
+//!
+//! Never logs or returns a secret: the bearer token and the webhook URL stay
+//! `SecretString`s, and the token is compared in constant time.
+
+mod metrics;
+mod notify;
+mod routes;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow};
+use secrecy::SecretString;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+
+use crate::cli::Outcome;
+use crate::config::Config;
+use crate::pipeline::RunOptions;
+use crate::report::Finding;
+
+/// `itsmid serve`: reads the config once to find the address and the token,
+/// binds, and serves until Ctrl-C or SIGTERM.
+pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<Outcome> {
+    let config = Config::load(config_path).map_err(|errors| anyhow!("{errors}"))?;
+    let token = server_token(&config)?;
+    let addr = match listen {
+        Some(addr) => addr,
+        None => config.server.listen.parse().with_context(|| {
+            format!(
+                "{}: `server.listen` = \"{}\" is not an address and port",
+                config.path.display(),
+                config.server.listen
+            )
+        })?,
+    };
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}; is another itsmid serving there?"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    // Listen for the signals before saying we listen: a SIGTERM sent as soon
+    // as the address is known must stop the daemon cleanly, not kill it.
+    let shutdown = shutdown_signal()?;
+    eprintln!("listening on http://{bound}");
+    let settings = Settings {
+        config_path: config_path.to_path_buf(),
+        token,
+        interval: crate::pipeline::interval(&config),
+        store_path: config.store.path.clone(),
+    };
+    run(listener, settings, shutdown).await?;
+    Ok(Outcome::InOrder)
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed before it
+/// returns, not when it is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
+    Ok(crate::cli::wait_for_shutdown())
+}
+
+/// The bearer token from `server.token`; `serve` refuses to start without it.
+fn server_token(config: &Config) -> anyhow::Result<SecretString> {
+    let reference = config.server.token.as_ref().ok_or_else(|| {
+        anyhow!(
+            "{}: `server.token` is not set, and `itsmid serve` needs it to guard POST /api/v1/runs; \
+             add `token = \"env:ITSMID_SERVER_TOKEN\"` (or \"file:PATH\") under [server]",
+            config.path.display()
+        )
+    })?;
+    reference.resolve().map_err(|why| {
+        anyhow!(
+            "{}: `server.token` cannot be read: {why}",
+            config.path.display()
+        )
+    })
+}
+
+/// What the daemon needs from the config it started with.
+pub struct Settings {
+    /// Read afresh at every run.
+    pub config_path: PathBuf,
+    /// The bearer token for `POST /api/v1/runs`.
+    pub token: SecretString,
+    /// Used until a run reads the config again.
+    pub interval: Duration,
+    /// Where `/api/v1/users` reads until a run reads the config again.
+    pub store_path: PathBuf,
+}
+
+/// Serves on `listener` and runs the pipeline until `shutdown` resolves;
+/// then stops accepting requests, lets a run in progress finish, and returns.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> anyhow::Result<()> {
+    let state = Arc::new(State::new(settings)?);
+    let (stop, stopped) = watch::channel(false);
+
+    let scheduler = {
+        let state = Arc::clone(&state);
+        let trigger = Arc::clone(&state.trigger);
+        tokio::spawn(schedule(
+            move || {
+                let state = Arc::clone(&state);
+                async move { state.run_once().await }
+            },
+            trigger,
+            stopped.clone(),
+        ))
+    };
+    let mut server_stopped = stopped.clone();
+    let server = tokio::spawn(
+        axum::serve(listener, routes::router(Arc::clone(&state)))
+            .with_graceful_shutdown(async move {
+                let _ = server_stopped.wait_for(|stop| *stop).await;
+            })
+            .into_future(),
+    );
+
+    shutdown.await;
+    tracing::info!("stopping: no new requests; a run in progress finishes first");
+    let _ = stop.send(true);
+    let served = server
+        .await
+        .context("the HTTP server stopped unexpectedly")?;
+    scheduler
+        .await
+        .context("the scheduler stopped unexpectedly")?;
+    served.context("the HTTP server failed")
+}
+
+/// Runs `run` at once, then again after the interval each run returns, or
+/// as soon as `trigger` is notified, until `stop` turns true.
+///
+/// One loop makes every run, so runs never overlap. `Notify` keeps one
+/// permit: requests made during a run start exactly one run after it. A run
+/// in progress is never cancelled by `stop`; the loop ends after it.
+pub async fn schedule<F, Fut>(mut run: F, trigger: Arc<Notify>, mut stop: watch::Receiver<bool>)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Duration>,
+{
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let next = run().await;
+        tokio::select! {
+            // Stopping wins over a pending request.
+            biased;
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = tokio::time::sleep(next) => {}
+            _ = trigger.notified() => {}
+        }
+    }
+}
+
+/// The last run, for `/healthz`.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastRun {
+    pub finished_at: String,
+    /// `ok`, `problems`, `refused` (a source could not be read) or `failed`
+    /// (the run could not be made: an invalid file, a missing secret).
+    pub outcome: &'static str,
+    pub seconds: f64,
+    pub error: Option<String>,
+}
+
+/// What the requests read and the runs write.
+#[derive(Default)]
+struct Status {
+    /// The last check report's JSON; kept when a later run fails.
+    report: Option<Arc<str>>,
+    last_run: Option<LastRun>,
+    running: bool,
+    runs: u64,
+    interval: Duration,
+    store_path: PathBuf,
+    /// The findings of the last run that finished, for the webhook's diff.
+    findings: Option<Vec<Finding>>,
+}
+
+/// Shared by the scheduler and the request handlers.
+struct State {
+    config_path: PathBuf,
+    /// The bearer token for `POST /api/v1/runs`.
+    token: SecretString,
+    /// Starts a run now (or right after the one in progress).
+    trigger: Arc<Notify>,
+    /// Held briefly, never across an await.
+    status: Mutex<Status>,
+    metrics: metrics::Metrics,
+    webhook: notify::Webhook,
+}
+
+impl State {
+    fn new(settings: Settings) -> anyhow::Result<State> {
+        Ok(State {
+            config_path: settings.config_path,
+            token: settings.token,
+            trigger: Arc::new(Notify::new()),
+            status: Mutex::new(Status {
+                interval: settings.interval,
+                store_path: settings.store_path,
+                ..Status::default()
+            }),
+            metrics: metrics::Metrics::new(),
+            webhook: notify::Webhook::new()?,
+        })
+    }
+
+    fn status(&self) -> std::sync::MutexGuard<'_, Status> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.status
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// One run: exactly what `itsmid load` does, with the config and the
+    /// identities read afresh. Returns the interval until the next run.
+    async fn run_once(&self) -> Duration {
+        self.status().running = true;
+        let started = Instant::now();
+        let result =
+            crate::pipeline_cli::check_and_load(&self.config_path, RunOptions::default()).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let finished_at = jiff::Timestamp::now().to_string();
+        match result {
+            Ok(loaded) => {
+                let outcome = match crate::pipeline_cli::outcome(&loaded.load) {
+                    Outcome::InOrder => "ok",
+                    Outcome::Problems => "problems",
+                    Outcome::Refused => "refused",
+                };
+                if let Some(error) = loaded.load.source_errors.first() {
+                    tracing::error!(
+                        "run: nothing was loaded; the store keeps the last load: {error}"
+                    );
+                }
+                tracing::info!(
+                    outcome,
+                    errors = loaded.check.summary.errors,
+                    warnings = loaded.check.summary.warnings,
+                    users = loaded.load.counts.users,
+                    seconds,
+                    "run finished"
+                );
+                self.metrics.record_run(outcome, Some(&loaded.check));
+                let previous = {
+                    let mut status = self.status();
+                    status.report = Some(Arc::from(loaded.check.to_json()));
+                    status.interval = crate::pipeline::interval(&loaded.config);
+                    status.store_path = loaded.config.store.path.clone();
+                    status.findings.replace(loaded.check.findings.clone())
+                };
+                let changes = notify::Changes::between(
+                    previous.as_deref().unwrap_or_default(),
+                    &loaded.check.findings,
+                );
+                if let Some(url) = &loaded.config.webhook_url {
+                    self.webhook.send(url, &changes).await;
+                }
+                self.finish(LastRun {
+                    finished_at,
+                    outcome,
+                    seconds,
+                    error: None,
+                })
+            }
+            Err(err) => {
+                let error = format!("{err:#}");
+                tracing::error!("run failed; still serving the last good report: {error}");
+                self.metrics.record_run("failed", None);
+                self.finish(LastRun {
+                    finished_at,
+                    outcome: "failed",
+                    seconds,
+                    error: Some(error),
+                })
+            }
+        }
+    }
+
+    fn finish(&self, last: LastRun) -> Duration {
+        let mut status = self.status();
+        status.running = false;
+        status.runs += 1;
+        status.last_run = Some(last);
+        status.interval
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::time::{Instant, sleep};
+
+    /// Records when each run started and how many ran at once.
+    #[derive(Default)]
+    struct Runs {
+        starts: Mutex<Vec<Duration>>,
+        running: AtomicUsize,
+        most_at_once: AtomicUsize,
+    }
+
+    fn fake_run(
+        runs: Arc<Runs>,
+        origin: Instant,
+        takes: Duration,
+        interval: Duration,
+    ) -> impl FnMut() -> std::pin::Pin<Box<dyn Future<Output = Duration> + Send>> {
+        move || {
+            let runs = Arc::clone(&runs);
+            Box::pin(async move {
+                runs.starts
+                    .lock()
+                    .expect("not poisoned")
+                    .push(origin.elapsed());
+                let now = runs.running.fetch_add(1, Ordering::SeqCst) + 1;
+                runs.most_at_once.fetch_max(now, Ordering::SeqCst);
+                sleep(takes).await;
+                runs.running.fetch_sub(1, Ordering::SeqCst);
+                interval
+            })
+        }
+    }
+
+    fn starts(runs: &Runs) -> Vec<u64> {
+        runs.starts
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .map(Duration::as_secs)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_at_start_and_then_one_interval_after_each_run() {
+        let runs = Arc::new(Runs::default());
+        let (_stop, stopped) = watch::channel(false);
+        let origin = Instant::now();
+        let run = fake_run(
+            Arc::clone(&runs),
+            origin,
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        );
+        tokio::spawn(schedule(run, Arc::new(Notify::new()), stopped));
+        sleep(Duration::from_secs(150)).await;
+        assert_eq!(starts(&runs), [0, 61, 122]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_during_a_run_wait_for_it_and_make_one_run() {
+        let runs = Arc::new(Runs::default());
+        let (_stop, stopped) = watch::channel(false);
+        let trigger = Arc::new(Notify::new());
+        let origin = Instant::now();
+        let run = fake_run(
+            Arc::clone(&runs),
+            origin,
+            Duration::from_secs(10),
+            Duration::from_secs(3600),
+        );
+        tokio::spawn(schedule(run, Arc::clone(&trigger), stopped));
+        sleep(Duration::from_secs(2)).await;
+        for _ in 0..3 {
+            trigger.notify_one();
+        }
+        sleep(Duration::from_secs(60)).await;
+        assert_eq!(starts(&runs), [0, 10]);
+        assert_eq!(runs.most_at_once.load(Ordering::SeqCst), 1);
+        // An idle daemon starts a requested run at once.
+        trigger.notify_one();
+        sleep(Duration::from_secs(1)).await;
+        assert_eq!(starts(&runs), [0, 10, 62]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stopping_lets_the_run_in_progress_finish_and_starts_no_other() {
+        let runs = Arc::new(Runs::default());
+        let (stop, stopped) = watch::channel(false);
+        let trigger = Arc::new(Notify::new());
+        let origin = Instant::now();
+        let run = fake_run(
+            Arc::clone(&runs),
+            origin,
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        );
+        let scheduler = tokio::spawn(schedule(run, Arc::clone(&trigger), stopped));
+        sleep(Duration::from_secs(1)).await;
+        trigger.notify_one();
+        stop.send(true).expect("the scheduler listens");
+        scheduler.await.expect("the scheduler ends");
+        assert_eq!(origin.elapsed(), Duration::from_secs(10));
+        assert_eq!(starts(&runs), [0]);
+        assert_eq!(runs.running.load(Ordering::SeqCst), 0);
+    }
+}

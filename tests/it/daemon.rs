@@ -1,0 +1,349 @@
+//! `itsmid serve` end to end: the real binary on `127.0.0.1:0` against the
+//! simulators, driven over HTTP, stopped with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::support::{World, entry, run_in, with_user};
+
+const TOKEN: &str = "test-server-token";
+
+/// A world whose config has `[server] token` (and `extra` appended).
+async fn world(extra: &str) -> World {
+    let world = World::start().await;
+    world.write_identities(&with_user(
+        "ghost@acme.com",
+        &entry("snow", &[("external_id", "gus.ghost")]),
+    ));
+    std::fs::write(world.path().join("server-token"), TOKEN).expect("write the token");
+    let config_path = world.path().join("itsmid.toml");
+    let config = std::fs::read_to_string(&config_path).expect("read the config");
+    // The tables go before the connectors' array of tables.
+    let config = config.replacen(
+        "identities = \"identities.toml\"\n",
+        &format!(
+            "identities = \"identities.toml\"\n[server]\ntoken = \"file:server-token\"\n{extra}\n"
+        ),
+        1,
+    );
+    std::fs::write(&config_path, config).expect("write the config");
+    world
+}
+
+/// A running `itsmid serve`; killed if a test fails before stopping it.
+struct Daemon {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+    client: reqwest::Client,
+}
+
+impl Daemon {
+    fn start(world: &World) -> Daemon {
+        Daemon::start_in(world.path(), &["serve", "--listen", "127.0.0.1:0", "-v"])
+    }
+
+    /// Runs `itsmid ARGS` in `dir` and waits (bounded) for its address.
+    fn start_in(dir: &Path, args: &[&str]) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_itsmid"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("ITSMID_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let log = Arc::clone(&stderr);
+        // Keeps draining stderr so the daemon never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    let _ = address_tx.send(address.to_owned());
+                }
+                let mut log = log.lock().expect("not poisoned");
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let base = match address_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no `listening on` line; stderr:\n{}",
+                    stderr.lock().expect("not poisoned")
+                );
+            }
+        };
+        itsmid_connectors::http::install_crypto_provider();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("an HTTP client");
+        Daemon {
+            child,
+            base,
+            stderr,
+            client,
+        }
+    }
+
+    async fn get(&self, route: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{route}", self.base))
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("GET {route}: {err}"));
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("a body"))
+    }
+
+    async fn start_run(&self, authorization: Option<&str>) -> u16 {
+        let mut request = self.client.post(format!("{}/api/v1/runs", self.base));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        request
+            .send()
+            .await
+            .expect("POST /api/v1/runs")
+            .status()
+            .as_u16()
+    }
+
+    /// Polls `/healthz` until `runs` runs have finished (bounded).
+    async fn wait_for_runs(&self, runs: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self.get("/healthz").await;
+            assert_eq!(status, 200, "{body}");
+            let health: Value = serde_json::from_str(&body).expect("healthz is JSON");
+            if health["runs"].as_u64().unwrap_or(0) >= runs {
+                return health;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{runs} runs did not finish in time: {health}; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().expect("not poisoned").clone()
+    }
+
+    /// SIGTERM, then waits (bounded) for the exit.
+    async fn terminate(mut self) -> ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for the daemon") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon did not stop after SIGTERM; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// The sum of `itsmid_runs_total` over its outcomes.
+fn runs_total(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("itsmid_runs_total{"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_serves_the_report_metrics_and_users_and_stops_on_sigterm() {
+    let hook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/hook"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&hook)
+        .await;
+    let world = world("[notify]\nwebhook_url = \"file:webhook-url\"\n").await;
+    std::fs::write(
+        world.path().join("webhook-url"),
+        format!("{}/hook", hook.uri()),
+    )
+    .expect("write the webhook URL");
+    let daemon = Daemon::start(&world);
+    let health = daemon.wait_for_runs(1).await;
+    assert_eq!(health["last_run"]["outcome"], "problems", "{health}");
+
+    let (status, body) = daemon.get("/api/v1/report").await;
+    assert_eq!(status, 200);
+    let report: Value = serde_json::from_str(&body).expect("the report is JSON");
+    assert_eq!(report["schema"], "itsmid.report.v1");
+    assert_eq!(report["summary"]["identities"], 2, "{report:#}");
+
+    let (status, metrics) = daemon.get("/metrics").await;
+    assert_eq!(status, 200);
+    assert_eq!(runs_total(&metrics), 1.0, "{metrics}");
+    for expected in [
+        "itsmid_runs_total{outcome=\"problems\"} 1",
+        "itsmid_findings{code=\"NOT_FOUND\"} 1",
+        "itsmid_api_requests_total{integration=\"snow\"}",
+        "itsmid_api_requests_total{integration=\"jira_service_desk\"}",
+        "itsmid_rate_limit_waits_total{integration=\"snow\"} 0",
+        "itsmid_system_check_seconds_count{integration=\"snow\"} 1",
+    ] {
+        assert!(metrics.contains(expected), "no {expected} in\n{metrics}");
+    }
+
+    let (status, body) = daemon.get("/api/v1/users").await;
+    assert_eq!(status, 200);
+    let users: Value = serde_json::from_str(&body).expect("the users are JSON");
+    let emails: Vec<&str> = users
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|u| u["user"]["email_addr"].as_str())
+        .collect();
+    assert!(emails.contains(&"moveworks-bot@acme.com"), "{users:#}");
+    assert!(emails.contains(&"ghost@acme.com"), "{users:#}");
+
+    // The first run announces its problems; nothing changed after that.
+    let posted = hook.received_requests().await.unwrap_or_default();
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    let body: Value = serde_json::from_slice(&posted[0].body).expect("the notification is JSON");
+    assert_eq!(body["new"][0]["code"], "NOT_FOUND", "{body:#}");
+    assert_eq!(body["cleared"], serde_json::json!([]));
+
+    let status = daemon.terminate().await;
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_starts_on_request_only_with_the_bearer_token() {
+    let world = world("").await;
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    assert_eq!(daemon.start_run(None).await, 401);
+    assert_eq!(daemon.start_run(Some("Bearer wrong-token")).await, 401);
+    assert_eq!(daemon.start_run(Some(TOKEN)).await, 401);
+    daemon.wait_for_runs(1).await;
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert_eq!(runs_total(&metrics), 1.0, "{metrics}");
+
+    assert_eq!(
+        daemon.start_run(Some(&format!("Bearer {TOKEN}"))).await,
+        202
+    );
+    daemon.wait_for_runs(2).await;
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert_eq!(runs_total(&metrics), 2.0, "{metrics}");
+    assert!(
+        !daemon.stderr().contains(TOKEN),
+        "the token is logged:\n{}",
+        daemon.stderr()
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invalid_identities_file_fails_its_run_and_the_last_report_stays() {
+    let world = world("").await;
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    world.write_identities("[bot]\nunique_record_id = \"\"\n");
+    assert_eq!(
+        daemon.start_run(Some(&format!("Bearer {TOKEN}"))).await,
+        202
+    );
+    let health = daemon.wait_for_runs(2).await;
+    assert_eq!(health["last_run"]["outcome"], "failed", "{health}");
+    let error = health["last_run"]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("identities.toml"), "{health}");
+    let (status, body) = daemon.get("/api/v1/report").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("ghost@acme.com"), "{body}");
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(
+        metrics.contains("itsmid_runs_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_to_start_without_a_server_token() {
+    let world = World::start().await;
+    let output = run_in(world.path(), &["serve", "--listen", "127.0.0.1:0"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("`server.token` is not set"), "{stderr}");
+    assert!(stderr.contains("[server]"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_keeps_serving_with_its_own_token_until_sigterm() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo_dir = dir.path().join("demo");
+    let demo_arg = demo_dir.to_str().expect("a UTF-8 path");
+    let daemon = Daemon::start_in(
+        dir.path(),
+        &[
+            "demo",
+            "--dir",
+            demo_arg,
+            "--serve",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    daemon.wait_for_runs(1).await;
+    let token = std::fs::read_to_string(demo_dir.join("secrets").join("server-token"))
+        .expect("the demo wrote the token");
+    assert!(token.len() >= 32, "{token}");
+    let (status, body) = daemon.get("/api/v1/report").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("itsmid.report.v1"), "{body}");
+    assert_eq!(
+        daemon
+            .start_run(Some(&format!("Bearer {}", token.trim())))
+            .await,
+        202
+    );
+    daemon.wait_for_runs(2).await;
+    assert!(
+        daemon.stderr().contains("secrets/server-token"),
+        "{}",
+        daemon.stderr()
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
