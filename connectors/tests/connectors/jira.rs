@@ -16,7 +16,7 @@ use serde_json::json;
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::support::{basic, bearer, fixture, mount_catch_all, settings};
+use crate::support::{basic, bearer, dropping_server, fixture, mount_catch_all, settings};
 
 mod simulator;
 
@@ -873,29 +873,12 @@ async fn a_400_from_search_is_a_bad_response() {
     assert_eq!(err.reason(), Reason::BadResponse);
 }
 
-/// A listener that accepts each connection and closes it at once: a
-/// dropped connection, which wiremock cannot stage.
-async fn closing_listener() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a loopback port");
-    let addr = listener
-        .local_addr()
-        .expect("a bound listener has an address");
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            drop(stream);
-        }
-    });
-    addr
-}
-
 #[tokio::test]
 async fn a_dropped_connection_is_unreachable() {
     let server = MockServer::start().await;
-    let addr = closing_listener().await;
+    let (url, _) = dropping_server().await;
     let mut settings = settings(System::Jira, &server, bot_credentials());
-    settings.base_url = format!("http://{addr}").parse().expect("a valid URL");
+    settings.base_url = url;
     let jira = Client::new(settings).expect("test settings are valid");
 
     let err = jira.lookup(&[by_id(BOT_ID)]).await.expect_err("no answer");

@@ -6,8 +6,7 @@
 //! stranger than what was asked, as a real instance's can be.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 
 use itsmid_connectors::servicenow::Client;
 use itsmid_connectors::sim::{AnySimulator, Fault};
@@ -19,7 +18,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{basic, bearer, fixture, mount_catch_all, settings};
+use crate::support::{basic, bearer, dropping_server, fixture, mount_catch_all, settings};
 
 const TABLE: &str = "/api/now/table/sys_user";
 const FIELDS: &str = "sys_id,user_name,email,first_name,last_name,name,active,locked_out";
@@ -711,25 +710,6 @@ async fn json_without_a_result_list_is_a_bad_response() {
         .expect_err("not a list");
 
     assert_eq!(err.reason(), Reason::BadResponse, "{err}");
-}
-
-/// A server that accepts each connection and closes it at once, counting
-/// them: a dropped connection cannot be staged with wiremock.
-async fn dropping_server() -> (url::Url, Arc<AtomicU32>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("a free port");
-    let addr = listener.local_addr().expect("a bound address");
-    let accepted = Arc::new(AtomicU32::new(0));
-    let counter = Arc::clone(&accepted);
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            counter.fetch_add(1, Ordering::SeqCst);
-            drop(socket);
-        }
-    });
-    let url = format!("http://{addr}").parse().expect("a valid URL");
-    (url, accepted)
 }
 
 #[tokio::test]

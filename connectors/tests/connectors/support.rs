@@ -82,3 +82,24 @@ pub fn api_key(key: &str) -> Credentials {
         key: SecretString::from(key.to_owned()),
     }
 }
+
+/// A server that accepts each connection and closes it at once, counting
+/// them: a dropped connection cannot be staged with wiremock.
+pub async fn dropping_server() -> (url::Url, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a free port");
+    let addr = listener.local_addr().expect("a bound address");
+    let accepted = Arc::new(AtomicU32::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    let url = format!("http://{addr}").parse().expect("a valid URL");
+    (url, accepted)
+}
