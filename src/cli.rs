@@ -70,7 +70,7 @@ pub enum Command {
         #[arg(long)]
         write: bool,
     },
-    /// Run the check against built-in simulators of the ticketing systems: no credentials, no network.
+    /// Run check, resolve and load against built-in simulators of the five systems: no credentials, no network.
     Demo {
         /// Folder for the demo's config and identities files (default: a fresh temporary folder).
         #[arg(long)]
@@ -114,7 +114,7 @@ pub enum Command {
     },
     /// Serve one system's simulator for mock-backed tests.
     Simulate {
-        /// servicenow, jira or freshservice.
+        /// servicenow, jira, salesforce, freshservice or manageengine.
         #[arg(long)]
         system: String,
         /// Simulator data in the system's API shape (see fixtures/).
