@@ -754,13 +754,23 @@ pub fn connector_settings(connector: &ConnectorConfig) -> Result<ConnectorSettin
             client_id,
             client_secret,
             refresh_token,
-        } => Credentials::OAuth(OAuthGrant {
-            token_url: token_url.clone(),
-            client_id: client_id.clone(),
-            client_secret: resolve(client_secret)?,
-            refresh_token: Some(resolve(refresh_token)?),
-            scheme: TokenScheme::ZohoOauthtoken,
-        }),
+        } => match (resolve(client_secret), resolve(refresh_token)) {
+            (Ok(client_secret), Ok(refresh_token)) => Credentials::OAuth(OAuthGrant {
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret,
+                refresh_token: Some(refresh_token),
+                scheme: TokenScheme::ZohoOauthtoken,
+            }),
+            // Both missing secrets are named at once.
+            (secret, refresh) => {
+                let missing: Vec<String> = [secret.err(), refresh.err()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                return Err(missing.join("; "));
+            }
+        },
     };
     let instance_url = match &connector.auth {
         AuthConfig::Bearer { instance_url, .. }
