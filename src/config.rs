@@ -881,6 +881,30 @@ password = "env:SNOW_PASSWORD"
     }
 
     #[test]
+    fn every_missing_secret_of_a_connector_is_named() {
+        let text = r#"
+identities = "identities.toml"
+[[connectors]]
+integration = "manageengine"
+system = "manageengine"
+base_url = "https://sdpondemand.manageengine.com/app/itdesk"
+[connectors.auth]
+type = "zoho_oauth"
+token_url = "https://accounts.zoho.com/oauth/v2/token"
+client_id = "1000.X"
+client_secret = "env:ITSMID_TEST_NO_SUCH_SECRET_A"
+refresh_token = "env:ITSMID_TEST_NO_SUCH_SECRET_B"
+"#;
+        let config = Config::parse(Path::new("c.toml"), text).expect("valid");
+        let err = connector_settings(&config.connectors[0]).expect_err("secrets are missing");
+        assert!(
+            err.contains("ITSMID_TEST_NO_SUCH_SECRET_A")
+                && err.contains("ITSMID_TEST_NO_SUCH_SECRET_B"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn durations_read_as_an_administrator_writes_them() {
         assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
