@@ -235,6 +235,20 @@ pub enum Lookup {
     Refused(UnsafeValue),
 }
 
+impl Lookup {
+    /// A value that was not sent, and why.
+    pub fn refused(reason: impl Into<String>) -> Lookup {
+        Lookup::Refused(UnsafeValue {
+            reason: reason.into(),
+        })
+    }
+
+    /// A stored ITSM User ID the system's format refuses: never sent.
+    pub fn unsendable_id(why: &str) -> Lookup {
+        Lookup::refused(format!("{why}; it was not sent"))
+    }
+}
+
 /// Why a value was not sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnsafeValue {

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
+    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
 };
 use query::Placement;
 use wire::Record;
@@ -483,12 +483,7 @@ impl Connector for Client {
                         ids.insert(number);
                         wanted.push((key, Some(number)));
                     }
-                    Err(reason) => lookups.insert(
-                        (*key).clone(),
-                        Lookup::Refused(UnsafeValue {
-                            reason: format!("{reason}; it was not sent"),
-                        }),
-                    ),
+                    Err(reason) => lookups.insert((*key).clone(), Lookup::unsendable_id(&reason)),
                 },
                 LookupKey::ExternalId(external_id) => {
                     let value = external_id.as_str();

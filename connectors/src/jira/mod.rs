@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use crate::http::RequestSpec;
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
+    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
 };
 
 const BULK_PATH: &str = "/rest/api/3/user/bulk";
@@ -307,12 +307,6 @@ pub fn parse_account_id(value: &str) -> Result<ItsmUserId, String> {
     Ok(ItsmUserId::new(value))
 }
 
-fn refused(reason: &str) -> Lookup {
-    Lookup::Refused(UnsafeValue {
-        reason: reason.to_owned(),
-    })
-}
-
 impl Connector for Client {
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let mut lookups = Lookups::default();
@@ -326,14 +320,14 @@ impl Connector for Client {
                     Ok(_) => {
                         ids.insert(id.0.clone());
                     }
-                    Err(why) => lookups.insert(key.clone(), refused(&why)),
+                    Err(why) => lookups.insert(key.clone(), Lookup::refused(&why)),
                 },
                 LookupKey::ExternalId(email) => {
                     let trimmed = email.as_str().trim();
                     if trimmed.is_empty() {
                         lookups.insert(
                             key.clone(),
-                            refused("the e-mail address is empty, and an empty search would list every user"),
+                            Lookup::refused("the e-mail address is empty, and an empty search would list every user"),
                         );
                     } else {
                         emails

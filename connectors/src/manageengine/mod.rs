@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
+    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
 };
 use query::ROW_COUNT;
 use wire::{Record, ResponseStatus, Status, UserList};
@@ -358,12 +358,7 @@ impl Connector for Client {
                     Ok(id) => {
                         ids.insert(id);
                     }
-                    Err(reason) => lookups.insert(
-                        (*key).clone(),
-                        Lookup::Refused(UnsafeValue {
-                            reason: format!("{reason}; it was not sent"),
-                        }),
-                    ),
+                    Err(reason) => lookups.insert((*key).clone(), Lookup::unsendable_id(&reason)),
                 },
                 LookupKey::ExternalId(external_id) => match query::sendable(external_id.as_str()) {
                     Ok(value) => {

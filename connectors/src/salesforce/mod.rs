@@ -24,7 +24,7 @@ use crate::answers::Answers;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
+    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
 };
 pub use id::parse_id;
 
@@ -354,10 +354,6 @@ fn folded(value: &str) -> String {
     query::sendable(value).to_ascii_lowercase()
 }
 
-fn refused(reason: String) -> Lookup {
-    Lookup::Refused(UnsafeValue { reason })
-}
-
 impl Connector for Client {
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let keys: BTreeSet<&LookupKey> = keys.iter().collect();
@@ -377,7 +373,7 @@ impl Connector for Client {
                         }
                         Err(unsafe_value) => Lookup::Refused(unsafe_value),
                     },
-                    Err(why) => refused(format!("{why}; it was not sent")),
+                    Err(why) => Lookup::unsendable_id(&why),
                 },
                 LookupKey::ExternalId(external_id) => {
                     let value = query::sendable(external_id.as_str());
@@ -435,10 +431,9 @@ impl Connector for Client {
                         .get(&folded(value))
                         .is_some_and(|literal| too_long.contains(literal));
                     if sent_too_long {
-                        refused(
+                        Lookup::refused(
                             "the value is too long to fit in a Salesforce request URI; it was \
-                             not sent"
-                                .into(),
+                             not sent",
                         )
                     } else {
                         answers.for_external_id(external_id)

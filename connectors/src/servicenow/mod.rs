@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, UnsafeValue,
+    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
 };
 use query::Placement;
 use wire::{ErrorBody, Record, TableList};
@@ -367,12 +367,7 @@ impl Connector for Client {
                     Ok(id) => {
                         ids.insert(id);
                     }
-                    Err(reason) => lookups.insert(
-                        (*key).clone(),
-                        Lookup::Refused(UnsafeValue {
-                            reason: format!("{reason}; it was not sent"),
-                        }),
-                    ),
+                    Err(reason) => lookups.insert((*key).clone(), Lookup::unsendable_id(&reason)),
                 },
                 LookupKey::ExternalId(external_id) => {
                     let value = external_id.as_str();
