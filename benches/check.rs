@@ -154,11 +154,12 @@ async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
     )
     .expect("write");
     let (config, identities) =
-        itsmid::cli::load_inputs(&dir.join("itsmid.toml")).expect("valid inputs");
+        itsmid::app::load_inputs(&dir.join("itsmid.toml")).expect("valid inputs");
     let started = Instant::now();
-    let report = itsmid::cli::run_check(&config, &identities)
+    let report = itsmid::app::check(&config, &identities)
         .await
-        .expect("the check runs");
+        .expect("the check runs")
+        .report;
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
     let requests = u64::from(report.summary.api_requests);

@@ -65,7 +65,20 @@ pub const STRING_ATTRIBUTES: &[&str] = &[
 /// manual users.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
-pub struct UniqueRecordId(pub String);
+pub struct UniqueRecordId(String);
+
+impl UniqueRecordId {
+    /// The trimmed value; `None` for an empty one, which SPEC section 4
+    /// refuses as an input error.
+    pub fn new(value: &str) -> Option<UniqueRecordId> {
+        let value = value.trim();
+        (!value.is_empty()).then(|| UniqueRecordId(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 impl std::fmt::Display for UniqueRecordId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -216,7 +229,7 @@ fn check_unique_record_ids<'a>(
 ) {
     let mut seen: BTreeMap<&str, &Identity> = BTreeMap::new();
     for identity in identities {
-        let id = identity.unique_record_id.0.as_str();
+        let id = identity.unique_record_id.as_str();
         match seen.get(id) {
             Some(first) => problems.add(
                 identity.line,
@@ -325,7 +338,7 @@ fn read_identity(t: &TableReader<'_>, kind: IdentityKind, custom: &[String]) -> 
     t.finish();
     Some(Identity {
         kind,
-        unique_record_id: UniqueRecordId(urid?.trim().to_owned()),
+        unique_record_id: UniqueRecordId::new(&urid?)?,
         attributes,
         user_emails,
         user_tags,

@@ -1,21 +1,22 @@
 //! itsmid: keeps a chat bot's service account and manually managed users
 //! correctly linked to their accounts in ticketing systems.
 //!
-//! The binary is a thin shell over [`cli::run`]; everything else is here so
-//! that tests can reach it.
+//! Layers, each importing only the ones below it (ARCHITECTURE.md):
+//! `cmd` (the command line) → `app` (a check, a load, the daemon, the demo)
+//! → the domain (`config`, `identities`, `check`, `resolve`, `lint`, `form`,
+//! `edit`, `report`, `pipeline`, `verdict`) → the `itsmid_connectors` crate.
 
+pub mod app;
 pub mod check;
-pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod daemon;
-pub mod demo;
 pub mod doc;
 pub mod edit;
+pub mod form;
 pub mod identities;
 pub mod lint;
 pub mod pipeline;
-pub mod pipeline_cli;
 pub mod report;
 pub mod resolve;
 pub mod telemetry;
-pub mod users;
+pub mod verdict;

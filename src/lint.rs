@@ -2,27 +2,30 @@
 //! the connectors' systems, integration names and ITSM User ID formats.
 //!
 //! Sends no request and resolves no secret, so it runs anywhere, CI
-//! included.
+//! included. Pure: the command prints the report this builds.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::check;
-use crate::cli::{self, Args, Outcome};
+use crate::config::Config;
+use crate::identities::Identities;
 use crate::report::{Finding, Severity};
+use crate::verdict::Verdict;
 
+/// `itsmid.lint.v1`: what the offline checks found.
 #[derive(Debug, Serialize)]
-struct LintReport {
-    schema: &'static str,
-    ok: bool,
-    identities: usize,
-    entries: usize,
-    findings: Vec<Finding>,
+pub struct LintReport {
+    pub schema: &'static str,
+    pub ok: bool,
+    pub identities: usize,
+    pub entries: usize,
+    pub findings: Vec<Finding>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let (config, identities) = cli::load_inputs(&args.config)?;
+/// The offline checks over both files.
+pub fn lint(config: &Config, identities: &Identities) -> LintReport {
     let known: Vec<&str> = config
         .connectors
         .iter()
@@ -30,7 +33,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .collect();
     let mut findings = Vec::new();
     for identity in identities.all() {
-        let urid = identity.unique_record_id.0.as_str();
+        let urid = identity.unique_record_id.as_str();
         let mut seen: BTreeMap<&str, Option<usize>> = BTreeMap::new();
         for entry in &identity.itsm {
             let integration = entry.integration.as_str();
@@ -51,7 +54,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     integration,
                     connector.system,
                     raw,
-                    &why,
+                    &why.to_string(),
                 ));
             }
         }
@@ -65,7 +68,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         });
         if !has_entry {
             findings.push(check::bot_entry_missing(
-                bot.map(|b| b.unique_record_id.0.as_str()),
+                bot.map(|b| b.unique_record_id.as_str()),
                 connector.integration.as_str(),
                 connector.system,
             ));
@@ -76,41 +79,50 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
-    let report = LintReport {
+    LintReport {
         schema: "itsmid.lint.v1",
         ok: errors == 0,
         identities: identities.all().count(),
         entries: identities.all().map(|i| i.itsm.len()).sum(),
         findings,
-    };
-    let mut table = format!(
-        "itsmid lint: {} identities, {} entries, {} problem{} (offline: no system was asked)\n",
-        report.identities,
-        report.entries,
-        report.findings.len(),
-        if report.findings.len() == 1 { "" } else { "s" }
-    );
-    for f in &report.findings {
-        table.push_str(&format!(
-            "  {:<7} {:<26} {} / {}\n          {}\n          fix: {}\n",
-            if f.severity == Severity::Error {
-                "ERROR"
-            } else {
-                "warning"
-            },
-            f.code.as_str(),
-            f.unique_record_id.as_deref().unwrap_or("-"),
-            f.integration.as_deref().unwrap_or("-"),
-            f.message,
-            f.fix
-        ));
     }
-    let json = serde_json::to_string_pretty(&report)
-        .expect("the lint report has only strings and numbers");
-    cli::emit(args, &json, &table)?;
-    Ok(if errors == 0 {
-        Outcome::InOrder
-    } else {
-        Outcome::Problems
-    })
+}
+
+impl LintReport {
+    /// Problems when any finding is an error.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::from_errors(!self.ok)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the lint report has only strings and numbers")
+    }
+
+    /// Every problem with its fix, one block each.
+    pub fn to_table(&self) -> String {
+        let report = self;
+        let mut table = format!(
+            "itsmid lint: {} identities, {} entries, {} problem{} (offline: no system was asked)\n",
+            report.identities,
+            report.entries,
+            report.findings.len(),
+            if report.findings.len() == 1 { "" } else { "s" }
+        );
+        for f in &report.findings {
+            table.push_str(&format!(
+                "  {:<7} {:<26} {} / {}\n          {}\n          fix: {}\n",
+                if f.severity == Severity::Error {
+                    "ERROR"
+                } else {
+                    "warning"
+                },
+                f.code.as_str(),
+                f.unique_record_id.as_deref().unwrap_or("-"),
+                f.integration.as_deref().unwrap_or("-"),
+                f.message,
+                f.fix
+            ));
+        }
+        table
+    }
 }

@@ -3,8 +3,10 @@
 
 use std::process::ExitCode;
 
+use itsmid::verdict::Verdict;
+
 fn main() -> ExitCode {
-    let args = itsmid::cli::Args::parse_with_env();
+    let args = itsmid::cmd::Args::parse_with_env();
     itsmid::telemetry::init_logging(args.verbose, args.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -16,11 +18,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(itsmid::cli::run(args)) {
-        Ok(outcome) => outcome.exit_code(),
+    match runtime.block_on(itsmid::cmd::run(args)) {
+        Ok(verdict) => exit_status(verdict),
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// SPEC section 2's exit statuses: the one place a verdict becomes one.
+fn exit_status(verdict: Verdict) -> ExitCode {
+    match verdict {
+        Verdict::InOrder => ExitCode::SUCCESS,
+        Verdict::Problems => ExitCode::from(1),
+        Verdict::Refused => ExitCode::from(2),
     }
 }

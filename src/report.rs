@@ -11,6 +11,9 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use itsmid_connectors::{ItsmUser, Reason};
 use serde::Serialize;
 
+use crate::identities::IdentityKind;
+use crate::verdict::Verdict;
+
 pub const SCHEMA: &str = "itsmid.report.v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -35,6 +38,28 @@ pub enum FindingCode {
 }
 
 impl FindingCode {
+    /// Every code, in SPEC section 5's order.
+    pub const ALL: [FindingCode; 16] = [
+        FindingCode::UnknownIntegration,
+        FindingCode::BotEntryMissing,
+        FindingCode::DuplicateEntry,
+        FindingCode::NotFound,
+        FindingCode::Ambiguous,
+        FindingCode::Inactive,
+        FindingCode::ItsmUserIdMismatch,
+        FindingCode::MalformedItsmUserId,
+        FindingCode::SharedItsmAccount,
+        FindingCode::BotCredentialMismatch,
+        FindingCode::SystemUnavailable,
+        FindingCode::ItsmUserIdMissing,
+        FindingCode::NameMismatch,
+        FindingCode::ExternalIdNotCanonical,
+        FindingCode::BotSetting,
+        FindingCode::AccountType,
+    ];
+
+    /// SPEC section 5's severity of each code; an exhaustive match, so a
+    /// new code does not compile until its severity is decided.
     pub fn severity(self) -> Severity {
         match self {
             FindingCode::ItsmUserIdMissing
@@ -42,7 +67,17 @@ impl FindingCode {
             | FindingCode::ExternalIdNotCanonical
             | FindingCode::BotSetting
             | FindingCode::AccountType => Severity::Warning,
-            _ => Severity::Error,
+            FindingCode::UnknownIntegration
+            | FindingCode::BotEntryMissing
+            | FindingCode::DuplicateEntry
+            | FindingCode::NotFound
+            | FindingCode::Ambiguous
+            | FindingCode::Inactive
+            | FindingCode::ItsmUserIdMismatch
+            | FindingCode::MalformedItsmUserId
+            | FindingCode::SharedItsmAccount
+            | FindingCode::BotCredentialMismatch
+            | FindingCode::SystemUnavailable => Severity::Error,
         }
     }
 
@@ -154,16 +189,51 @@ pub struct Summary {
     pub api_requests: u32,
 }
 
+/// Whether a system answered the check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemStatus {
+    Ok,
+    Unavailable,
+}
+
+impl SystemStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SystemStatus::Ok => "ok",
+            SystemStatus::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// Whether the credentials log in as the bot's entry (BOT_CREDENTIAL_MISMATCH).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialCheck {
+    Ok,
+    Mismatch,
+    /// The system cannot say who the credentials belong to.
+    Unavailable,
+}
+
+impl CredentialCheck {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialCheck::Ok => "ok",
+            CredentialCheck::Mismatch => "mismatch",
+            CredentialCheck::Unavailable => "unavailable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SystemRow {
     pub integration: String,
     pub system: String,
-    /// `ok` or `unavailable`.
-    pub status: &'static str,
+    pub status: SystemStatus,
     pub api_requests: u32,
     pub reason: Option<Reason>,
-    /// `ok`, `mismatch` or `unavailable` (the system cannot say).
-    pub credential_check: &'static str,
+    pub credential_check: CredentialCheck,
     /// The External ID (or id) the credentials log in as, where known.
     pub credential_owner: Option<String>,
     /// Times the server asked us to wait (429, 503 with Retry-After).
@@ -198,8 +268,8 @@ pub struct FoundRecord {
 impl From<&ItsmUser> for FoundRecord {
     fn from(user: &ItsmUser) -> FoundRecord {
         FoundRecord {
-            itsm_user_id: user.itsm_user_id.0.clone(),
-            external_id: user.external_id.as_ref().map(|e| e.0.clone()),
+            itsm_user_id: user.itsm_user_id.as_str().to_owned(),
+            external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
             active: user.active,
             first_name: user.first_name.clone(),
             last_name: user.last_name.clone(),
@@ -222,7 +292,7 @@ pub struct EntryReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentityReport {
     pub unique_record_id: String,
-    pub kind: &'static str,
+    pub kind: IdentityKind,
     pub entries: Vec<EntryReport>,
 }
 
@@ -240,6 +310,12 @@ pub struct Report {
 impl Report {
     pub fn has_errors(&self) -> bool {
         self.summary.errors > 0
+    }
+
+    /// SPEC section 2: problems when any finding is an error (a system that
+    /// could not be checked included); warnings are in order.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::from_errors(self.has_errors())
     }
 
     pub fn to_json(&self) -> String {
@@ -279,12 +355,12 @@ impl Report {
         ]);
         for row in &self.systems {
             let status = match row.reason {
-                Some(reason) => format!("{} ({})", row.status, reason.as_str()),
-                None => row.status.to_owned(),
+                Some(reason) => format!("{} ({})", row.status.as_str(), reason.as_str()),
+                None => row.status.as_str().to_owned(),
             };
             let credentials = match &row.credential_owner {
-                Some(owner) => format!("{} ({owner})", row.credential_check),
-                None => row.credential_check.to_owned(),
+                Some(owner) => format!("{} ({owner})", row.credential_check.as_str()),
+                None => row.credential_check.as_str().to_owned(),
             };
             systems.add_row(vec![
                 row.integration.clone(),
@@ -341,7 +417,7 @@ impl Report {
         for (identity, entry) in rows {
             entries.add_row(vec![
                 identity.unique_record_id.clone(),
-                identity.kind.to_owned(),
+                identity.kind.as_str().to_owned(),
                 entry.integration.clone(),
                 entry.external_id.clone().unwrap_or_default(),
                 itsm_user_id_cell(entry),

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::edit::{IdentitiesFile, Who};
 use crate::identities::{Identities, Identity, IdentityKind};
 use crate::report::EntryStatus;
+use crate::verdict::Verdict;
 
 pub const SCHEMA: &str = "itsmid.resolve.v1";
 
@@ -51,7 +52,7 @@ pub struct Suggestion {
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentityPlan {
     pub unique_record_id: String,
-    pub kind: &'static str,
+    pub kind: IdentityKind,
     pub changes: Vec<Change>,
     pub suggestions: Vec<Suggestion>,
     /// Why nothing could be proposed where something is wrong.
@@ -63,7 +64,7 @@ pub struct IdentityPlan {
 #[derive(Debug, Clone, Serialize)]
 pub struct SystemStatus {
     pub integration: String,
-    pub status: &'static str,
+    pub status: crate::report::SystemStatus,
     pub reason: Option<&'static str>,
     pub api_requests: u32,
 }
@@ -104,8 +105,8 @@ pub async fn plan(
         .iter()
         .enumerate()
         .map(|(i, identity)| IdentityPlan {
-            unique_record_id: identity.unique_record_id.0.clone(),
-            kind: identity.kind.as_str(),
+            unique_record_id: identity.unique_record_id.as_str().to_owned(),
+            kind: identity.kind,
             changes: Vec::new(),
             suggestions: Vec::new(),
             notes: Vec::new(),
@@ -309,9 +310,9 @@ fn add_missing_bot_entries(
 fn account_fields(integration: &str, owner: &ItsmUser) -> Vec<(&'static str, String)> {
     let mut fields = vec![("integration", integration.to_owned())];
     if let Some(ext) = &owner.external_id {
-        fields.push(("external_id", ext.0.clone()));
+        fields.push(("external_id", ext.as_str().to_owned()));
     }
-    fields.push(("itsm_user_id", owner.itsm_user_id.0.clone()));
+    fields.push(("itsm_user_id", owner.itsm_user_id.as_str().to_owned()));
     for (field, value) in [
         ("first_name", &owner.first_name),
         ("last_name", &owner.last_name),
@@ -406,14 +407,14 @@ async fn suggest_by_email(
                         candidates
                             .entry(*identity)
                             .or_default()
-                            .insert(user.itsm_user_id.0.clone(), user.clone());
+                            .insert(user.itsm_user_id.as_str().to_owned(), user.clone());
                     }
                     Some(Lookup::Ambiguous(users)) => {
                         for user in users {
                             candidates
                                 .entry(*identity)
                                 .or_default()
-                                .insert(user.itsm_user_id.0.clone(), user.clone());
+                                .insert(user.itsm_user_id.as_str().to_owned(), user.clone());
                         }
                     }
                     _ => {}
@@ -469,8 +470,8 @@ async fn suggest_by_email(
                 )),
                 ([user], None) => plan.suggestions.push(Suggestion {
                     integration: integration.to_owned(),
-                    external_id: user.external_id.as_ref().map(|e| e.0.clone()),
-                    itsm_user_id: user.itsm_user_id.0.clone(),
+                    external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
+                    itsm_user_id: user.itsm_user_id.as_str().to_owned(),
                     full_name: user.full_name.clone(),
                     active: user.active,
                     reason: "the only account with one of this identity's e-mail addresses; confirm it and set external_id"
@@ -485,7 +486,7 @@ async fn suggest_by_email(
                         .map(|u| format!(
                             "{} ({}, {}{})",
                             u.itsm_user_id,
-                            u.external_id.as_ref().map(|e| e.0.as_str()).unwrap_or("External ID hidden"),
+                            u.external_id.as_ref().map(|e| e.as_str()).unwrap_or("External ID hidden"),
                             if u.active { "active" } else { "inactive" },
                             u.full_name.as_ref().map(|n| format!(", {n}")).unwrap_or_default()
                         ))
@@ -535,6 +536,19 @@ pub fn write(identities: &Identities, plan: &Plan) -> Result<bool, crate::edit::
 }
 
 impl Plan {
+    /// SPEC section 2: resolve exits 1 when a system could not be checked,
+    /// even after it wrote what it could verify in the others.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::from_errors(!self.complete)
+    }
+
+    /// Keeps one identity's proposals, for `users add --resolve`.
+    pub fn keep_only(&mut self, unique_record_id: &str) {
+        self.identities
+            .retain(|p| p.unique_record_id == unique_record_id);
+        self.summary.changes = self.identities.iter().map(|p| p.changes.len()).sum();
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the plan has only strings, numbers and lists")
     }
@@ -568,7 +582,11 @@ impl Plan {
                 "; INCOMPLETE: a system could not be checked, nothing is proposed for it"
             }
         );
-        for system in self.systems.iter().filter(|s| s.status != "ok") {
+        for system in self
+            .systems
+            .iter()
+            .filter(|s| s.status != crate::report::SystemStatus::Ok)
+        {
             let _ = writeln!(
                 out,
                 "  {} could not be checked ({})",
@@ -577,7 +595,12 @@ impl Plan {
             );
         }
         for identity in &self.identities {
-            let _ = writeln!(out, "\n{} ({})", identity.unique_record_id, identity.kind);
+            let _ = writeln!(
+                out,
+                "\n{} ({})",
+                identity.unique_record_id,
+                identity.kind.as_str()
+            );
             let mut new_entries: Vec<&str> = Vec::new();
             for change in &identity.changes {
                 if change.entry.is_none() {

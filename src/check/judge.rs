@@ -91,7 +91,7 @@ pub(super) fn judge(
     system: System,
     lookups: &Lookups,
 ) -> EntryResult {
-    let urid = identity.unique_record_id.0.as_str();
+    let urid = identity.unique_record_id.as_str();
     let integration = entry.integration.as_str();
     let field = system.default_lookup_field();
     let mut findings = Vec::new();
@@ -102,11 +102,7 @@ pub(super) fn judge(
         .external_id
         .as_ref()
         .and_then(|ext| lookups.get(&LookupKey::ExternalId(ext.clone())));
-    let ext_text = entry
-        .external_id
-        .as_ref()
-        .map(|e| e.0.as_str())
-        .unwrap_or("");
+    let ext_text = entry.external_id.as_ref().map(|e| e.as_str()).unwrap_or("");
 
     let mut mismatch = false;
     // The record that settles the entry, or the outcome that explains why none does.
@@ -141,7 +137,7 @@ pub(super) fn judge(
                                 match &belongs_to {
                                     Some(other) => format!(
                                         "the stored ITSM User ID {id} belongs to \"{}\", not to \"{ext_text}\", whose id is {}",
-                                        other.external_id.as_ref().map(|e| e.0.as_str()).unwrap_or("another user"),
+                                        other.external_id.as_ref().map(|e| e.as_str()).unwrap_or("another user"),
                                         user.itsm_user_id
                                     ),
                                     None => format!(
@@ -151,7 +147,7 @@ pub(super) fn judge(
                                 },
                                 format!("set itsm_user_id = \"{}\" (itsmid resolve --write does this)", user.itsm_user_id),
                             )
-                            .values(Some(user.itsm_user_id.0.clone()), Some(id.0.clone())),
+                            .values(Some(user.itsm_user_id.as_str().to_owned()), Some(id.as_str().to_owned())),
                         );
                         Ok(user.clone())
                     }
@@ -182,7 +178,7 @@ pub(super) fn judge(
                         format!("the recommended ITSM User ID is empty; {system} has {} for \"{ext_text}\"", user.itsm_user_id),
                         format!("run itsmid resolve --write, or set itsm_user_id = \"{}\"", user.itsm_user_id),
                     )
-                    .values(Some(user.itsm_user_id.0.clone()), None),
+                    .values(Some(user.itsm_user_id.as_str().to_owned()), None),
                 );
                 Ok(user.clone())
             }
@@ -217,7 +213,7 @@ pub(super) fn judge(
                     "the account \"{}\" ({}) is {state} in {system}",
                     user.external_id
                         .as_ref()
-                        .map(|e| e.0.as_str())
+                        .map(|e| e.as_str())
                         .unwrap_or(ext_text),
                     user.itsm_user_id
                 ),
@@ -229,13 +225,13 @@ pub(super) fn judge(
         );
     }
     match (&entry.external_id, &user.external_id) {
-        (Some(ours), Some(theirs)) if ours.0 != theirs.0 && ours.matches(theirs.as_str()) => findings.push(
+        (Some(ours), Some(theirs)) if ours != theirs && ours.matches(theirs.as_str()) => findings.push(
             finding(
                 FindingCode::ExternalIdNotCanonical,
                 format!("{system} spells the External ID \"{theirs}\", the entry has \"{ours}\""),
                 format!("set external_id = \"{theirs}\""),
             )
-            .values(Some(theirs.0.clone()), Some(ours.0.clone())),
+            .values(Some(theirs.as_str().to_owned()), Some(ours.as_str().to_owned())),
         ),
         (None, Some(theirs)) => findings.push(
             finding(
@@ -243,7 +239,7 @@ pub(super) fn judge(
                 format!("the External ID is empty; {system} shows \"{theirs}\" ({field}) for this account"),
                 format!("set external_id = \"{theirs}\" (itsmid resolve --write does this)"),
             )
-            .values(Some(theirs.0.clone()), None),
+            .values(Some(theirs.as_str().to_owned()), None),
         ),
         _ => {}
     }
@@ -297,7 +293,7 @@ fn not_settled(
 ) -> EntryResult {
     let integration = entry.integration.as_str();
     let field = system.default_lookup_field();
-    let ext = entry.external_id.as_ref().map(|e| e.0.as_str());
+    let ext = entry.external_id.as_ref().map(|e| e.as_str());
     let finding = |code, message: String, fix: String| {
         Finding::new(code, message, fix).on(Some(urid), Some(integration))
     };
@@ -311,7 +307,7 @@ fn not_settled(
                         u.itsm_user_id,
                         u.external_id
                             .as_ref()
-                            .map(|e| e.0.as_str())
+                            .map(|e| e.as_str())
                             .unwrap_or("hidden"),
                         if u.active { "active" } else { "inactive" },
                         u.full_name
@@ -362,7 +358,7 @@ fn not_settled(
                     owner
                         .external_id
                         .as_ref()
-                        .map(|e| e.0.as_str())
+                        .map(|e| e.as_str())
                         .unwrap_or("a user whose External ID is hidden")
                 ),
                 (Some(ext), Some(id), None) => {
@@ -402,4 +398,560 @@ fn not_settled(
 /// Names compare without regard to spacing differences.
 fn normalize_name(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use itsmid_connectors::{ExternalId, Integration};
+
+    use super::*;
+    use crate::identities::UniqueRecordId;
+    use crate::report::Severity;
+
+    const PAT: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
+    const LEE: &str = "ffffffffffffffffffffffffffffffff";
+
+    fn identity(kind: IdentityKind) -> Identity {
+        Identity {
+            kind,
+            unique_record_id: UniqueRecordId::new("pat@acme.com").unwrap(),
+            attributes: BTreeMap::new(),
+            user_emails: Vec::new(),
+            user_tags: Vec::new(),
+            work_status: None,
+            custom_attributes: BTreeMap::new(),
+            itsm: Vec::new(),
+            channels: Vec::new(),
+            idm: Vec::new(),
+            line: None,
+            path: "users[0]".into(),
+        }
+    }
+
+    fn entry(ext: Option<&str>) -> ItsmIdInfo {
+        ItsmIdInfo {
+            integration: Integration::new("snow"),
+            external_id: ext.map(ExternalId::new),
+            itsm_user_id: None,
+            first_name: None,
+            last_name: None,
+            full_name: None,
+            line: None,
+        }
+    }
+
+    fn user(id: &str, ext: &str) -> ItsmUser {
+        ItsmUser {
+            itsm_user_id: ItsmUserId::new(id),
+            external_id: Some(ExternalId::new(ext)),
+            active: true,
+            first_name: Some("Pat".into()),
+            last_name: Some("Lee".into()),
+            full_name: Some("Pat Lee".into()),
+            account_type: None,
+            time_zone: None,
+            inactive_reason: None,
+            record_kind: None,
+        }
+    }
+
+    fn inactive(mut user: ItsmUser) -> ItsmUser {
+        user.active = false;
+        user.inactive_reason = Some("locked_out".into());
+        user
+    }
+
+    fn by_id(id: &str, lookup: Lookup) -> (LookupKey, Lookup) {
+        (LookupKey::ItsmUserId(ItsmUserId::new(id)), lookup)
+    }
+
+    fn by_ext(ext: &str, lookup: Lookup) -> (LookupKey, Lookup) {
+        (LookupKey::ExternalId(ExternalId::new(ext)), lookup)
+    }
+
+    fn valid(id: &str) -> StoredId {
+        StoredId::Valid(ItsmUserId::new(id))
+    }
+
+    fn malformed() -> StoredId {
+        StoredId::Malformed {
+            raw: "xyz".into(),
+            why: "not 32 hex digits".into(),
+        }
+    }
+
+    fn not_found() -> Lookup {
+        Lookup::NotFound { note: None }
+    }
+
+    fn judged_as<const N: usize>(
+        kind: IdentityKind,
+        system: System,
+        entry: &ItsmIdInfo,
+        stored: StoredId,
+        answers: [(LookupKey, Lookup); N],
+    ) -> EntryResult {
+        let mut lookups = Lookups::default();
+        for (key, lookup) in answers {
+            lookups.insert(key, lookup);
+        }
+        judge(&identity(kind), entry, &stored, system, &lookups)
+    }
+
+    /// A manual user's ServiceNow entry, judged from the given answers.
+    fn judged<const N: usize>(
+        entry: &ItsmIdInfo,
+        stored: StoredId,
+        answers: [(LookupKey, Lookup); N],
+    ) -> EntryResult {
+        judged_as(
+            IdentityKind::Manual,
+            System::ServiceNow,
+            entry,
+            stored,
+            answers,
+        )
+    }
+
+    fn codes(result: &EntryResult) -> Vec<FindingCode> {
+        result.findings.iter().map(|f| f.code).collect()
+    }
+
+    fn found_id(result: &EntryResult) -> Option<&str> {
+        result.found.as_ref().map(|u| u.itsm_user_id.as_str())
+    }
+
+    #[test]
+    fn an_entry_found_by_its_stored_id_with_the_same_values_is_verified_without_findings() {
+        let e = entry(Some("pat.lee"));
+        let r = judged(
+            &e,
+            valid(PAT),
+            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(r.status, EntryStatus::Verified);
+        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        assert_eq!(found_id(&r), Some(PAT));
+    }
+
+    #[test]
+    fn a_stored_id_that_the_external_id_lookup_returns_is_verified() {
+        let e = entry(Some("pat.lee"));
+        let r = judged(
+            &e,
+            valid(PAT),
+            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!((r.status, codes(&r)), (EntryStatus::Verified, vec![]));
+    }
+
+    #[test]
+    fn an_account_whose_external_id_is_hidden_is_verified_by_its_stored_id() {
+        let mut hidden = user(PAT, "pat.lee");
+        hidden.external_id = None;
+        let r = judged(
+            &entry(Some("pat.lee")),
+            valid(PAT),
+            [by_id(PAT, Lookup::Found(hidden))],
+        );
+        assert_eq!((r.status, codes(&r)), (EntryStatus::Verified, vec![]));
+    }
+
+    #[test]
+    fn an_external_id_no_user_has_is_not_found() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            StoredId::None,
+            [by_ext("pat.lee", not_found())],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::NotFound, vec![FindingCode::NotFound])
+        );
+        assert_eq!(r.findings[0].severity, Severity::Error);
+        assert_eq!(r.findings[0].actual.as_deref(), Some("pat.lee"));
+        assert!(r.found.is_none());
+    }
+
+    #[test]
+    fn an_entry_with_neither_value_is_not_found_and_points_to_resolve() {
+        let r = judged(&entry(None), StoredId::None, []);
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::NotFound, vec![FindingCode::NotFound])
+        );
+        assert!(
+            r.findings[0].fix.contains("resolve --write"),
+            "{}",
+            r.findings[0].fix
+        );
+    }
+
+    #[test]
+    fn an_external_id_several_users_have_is_ambiguous_and_lists_them() {
+        let both = Lookup::Ambiguous(vec![user(PAT, "pat.lee"), user(LEE, "Pat.Lee")]);
+        let r = judged(
+            &entry(Some("pat.lee")),
+            StoredId::None,
+            [by_ext("pat.lee", both)],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::Ambiguous, vec![FindingCode::Ambiguous])
+        );
+        let message = &r.findings[0].message;
+        assert!(message.contains(PAT) && message.contains(LEE), "{message}");
+        assert!(r.found.is_none());
+    }
+
+    #[test]
+    fn an_inactive_account_is_inactive_with_the_systems_reason() {
+        let locked = Lookup::Found(inactive(user(PAT, "pat.lee")));
+        let r = judged(&entry(Some("pat.lee")), valid(PAT), [by_id(PAT, locked)]);
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::Inactive, vec![FindingCode::Inactive])
+        );
+        assert_eq!(r.findings[0].expected.as_deref(), Some("active"));
+        assert_eq!(r.findings[0].actual.as_deref(), Some("locked_out"));
+        assert_eq!(found_id(&r), Some(PAT));
+    }
+
+    #[test]
+    fn a_stored_id_of_another_account_is_a_mismatch_naming_the_right_id() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            valid(LEE),
+            [
+                by_id(LEE, Lookup::Found(user(LEE, "lee.kim"))),
+                by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee"))),
+            ],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::Mismatch, vec![FindingCode::ItsmUserIdMismatch])
+        );
+        let f = &r.findings[0];
+        assert_eq!(
+            (f.expected.as_deref(), f.actual.as_deref()),
+            (Some(PAT), Some(LEE))
+        );
+        assert!(
+            f.message.contains("belongs to \"lee.kim\""),
+            "{}",
+            f.message
+        );
+        assert_eq!(found_id(&r), Some(PAT));
+    }
+
+    #[test]
+    fn a_stored_id_that_does_not_exist_is_a_mismatch_when_the_external_id_has_another_id() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            valid(LEE),
+            [
+                by_id(LEE, not_found()),
+                by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee"))),
+            ],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::Mismatch, vec![FindingCode::ItsmUserIdMismatch])
+        );
+        assert_eq!(r.findings[0].expected.as_deref(), Some(PAT));
+        assert!(r.findings[0].message.contains("does not exist"));
+    }
+
+    #[test]
+    fn a_stored_id_of_another_account_is_not_found_when_no_user_has_the_external_id() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            valid(LEE),
+            [
+                by_id(LEE, Lookup::Found(user(LEE, "lee.kim"))),
+                by_ext("pat.lee", not_found()),
+            ],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::NotFound, vec![FindingCode::NotFound])
+        );
+        assert!(r.findings[0].message.contains("belongs to \"lee.kim\""));
+        assert!(r.found.is_none());
+    }
+
+    #[test]
+    fn a_malformed_id_is_a_mismatch_settled_by_the_external_id() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            malformed(),
+            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (
+                EntryStatus::Mismatch,
+                vec![FindingCode::MalformedItsmUserId]
+            )
+        );
+        assert_eq!(r.findings[0].actual.as_deref(), Some("xyz"));
+        assert_eq!(found_id(&r), Some(PAT));
+    }
+
+    #[test]
+    fn the_external_id_in_another_case_is_verified_with_a_not_canonical_warning() {
+        let r = judged(
+            &entry(Some("Pat.Lee")),
+            valid(PAT),
+            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (
+                EntryStatus::Verified,
+                vec![FindingCode::ExternalIdNotCanonical]
+            )
+        );
+        let f = &r.findings[0];
+        assert_eq!(f.severity, Severity::Warning);
+        assert_eq!(
+            (f.expected.as_deref(), f.actual.as_deref()),
+            (Some("pat.lee"), Some("Pat.Lee"))
+        );
+    }
+
+    #[test]
+    fn first_last_and_full_names_that_differ_are_each_a_name_mismatch_warning() {
+        let mut e = entry(Some("pat.lee"));
+        e.first_name = Some("Patricia".into());
+        e.last_name = Some("Lee-Kim".into());
+        e.full_name = Some("Patricia Lee-Kim".into());
+        let r = judged(
+            &e,
+            valid(PAT),
+            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(r.status, EntryStatus::Verified);
+        assert_eq!(codes(&r), vec![FindingCode::NameMismatch; 3]);
+        let expected: Vec<_> = r.findings.iter().map(|f| f.expected.as_deref()).collect();
+        assert_eq!(expected, [Some("Pat"), Some("Lee"), Some("Pat Lee")]);
+        assert!(r.findings.iter().all(|f| f.severity == Severity::Warning));
+    }
+
+    #[test]
+    fn names_that_differ_only_in_spacing_match() {
+        let mut e = entry(Some("pat.lee"));
+        e.full_name = Some(" Pat   Lee ".into());
+        let r = judged(
+            &e,
+            valid(PAT),
+            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(codes(&r), vec![]);
+    }
+
+    #[test]
+    fn a_jira_account_with_only_a_full_name_is_compared_on_the_full_name_alone() {
+        let mut jira = user(PAT, "pat@acme.com");
+        (jira.first_name, jira.last_name) = (None, None);
+        let mut e = entry(Some("pat@acme.com"));
+        e.first_name = Some("Patricia".into());
+        e.last_name = Some("Kim".into());
+        e.full_name = Some("Patricia Kim".into());
+        let answer = [by_id(PAT, Lookup::Found(jira))];
+        let r = judged_as(IdentityKind::Manual, System::Jira, &e, valid(PAT), answer);
+        assert_eq!(codes(&r), vec![FindingCode::NameMismatch]);
+        assert!(
+            r.findings[0].message.starts_with("full_name"),
+            "{}",
+            r.findings[0].message
+        );
+    }
+
+    #[test]
+    fn an_entry_without_an_itsm_user_id_found_by_external_id_is_verified_with_a_missing_warning() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            StoredId::None,
+            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::Verified, vec![FindingCode::ItsmUserIdMissing])
+        );
+        let f = &r.findings[0];
+        assert_eq!(
+            (f.severity, f.expected.as_deref(), f.actual.as_deref()),
+            (Severity::Warning, Some(PAT), None)
+        );
+    }
+
+    #[test]
+    fn a_value_refused_as_unsafe_is_not_found_and_says_why() {
+        let unsafe_ext = "pat^ORactive=false";
+        let refused = Lookup::refused("contains the query separator ^");
+        let r = judged(
+            &entry(Some(unsafe_ext)),
+            StoredId::None,
+            [by_ext(unsafe_ext, refused)],
+        );
+        assert_eq!(
+            (r.status, codes(&r)),
+            (EntryStatus::NotFound, vec![FindingCode::NotFound])
+        );
+        let f = &r.findings[0];
+        assert!(
+            f.message.contains("not looked up") && f.message.contains("separator ^"),
+            "{}",
+            f.message
+        );
+        assert_eq!(f.actual.as_deref(), Some(unsafe_ext));
+    }
+
+    #[test]
+    fn a_jira_app_account_for_a_manual_user_is_an_account_type_warning() {
+        for (account_type, kind, expected) in [
+            ("app", IdentityKind::Manual, vec![FindingCode::AccountType]),
+            ("app", IdentityKind::Bot, vec![]),
+            ("atlassian", IdentityKind::Manual, vec![]),
+            ("customer", IdentityKind::Manual, vec![]),
+        ] {
+            let mut jira = user(PAT, "pat.lee");
+            jira.account_type = Some(account_type.into());
+            let answer = [by_id(PAT, Lookup::Found(jira))];
+            let r = judged_as(
+                kind,
+                System::Jira,
+                &entry(Some("pat.lee")),
+                valid(PAT),
+                answer,
+            );
+            assert_eq!(
+                (r.status, codes(&r)),
+                (EntryStatus::Verified, expected),
+                "{account_type} {kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_id_with_an_unknown_external_id_is_not_found_and_keeps_both_findings() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            malformed(),
+            [by_ext("pat.lee", not_found())],
+        );
+        assert_eq!(r.status, EntryStatus::NotFound);
+        assert_eq!(
+            codes(&r),
+            vec![FindingCode::MalformedItsmUserId, FindingCode::NotFound]
+        );
+    }
+
+    #[test]
+    fn a_malformed_id_with_an_ambiguous_external_id_is_ambiguous() {
+        let both = Lookup::Ambiguous(vec![user(PAT, "pat.lee"), user(LEE, "pat.lee")]);
+        let r = judged(
+            &entry(Some("pat.lee")),
+            malformed(),
+            [by_ext("pat.lee", both)],
+        );
+        assert_eq!(r.status, EntryStatus::Ambiguous);
+        assert_eq!(
+            codes(&r),
+            vec![FindingCode::MalformedItsmUserId, FindingCode::Ambiguous]
+        );
+    }
+
+    #[test]
+    fn a_stale_id_on_an_inactive_account_is_inactive_with_both_findings() {
+        let r = judged(
+            &entry(Some("pat.lee")),
+            valid(LEE),
+            [
+                by_id(LEE, not_found()),
+                by_ext("pat.lee", Lookup::Found(inactive(user(PAT, "pat.lee")))),
+            ],
+        );
+        assert_eq!(r.status, EntryStatus::Inactive);
+        assert_eq!(
+            codes(&r),
+            vec![FindingCode::ItsmUserIdMismatch, FindingCode::Inactive]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_entry_is_an_error_naming_the_line_of_the_first() {
+        let f = duplicate_entry("pat@acme.com", "snow", Some(12));
+        assert_eq!(
+            (f.code, f.severity),
+            (FindingCode::DuplicateEntry, Severity::Error)
+        );
+        assert_eq!(
+            (f.unique_record_id.as_deref(), f.integration.as_deref()),
+            (Some("pat@acme.com"), Some("snow"))
+        );
+        assert!(f.message.contains("line 12"), "{}", f.message);
+        assert!(
+            !duplicate_entry("pat@acme.com", "snow", None)
+                .message
+                .contains("line")
+        );
+    }
+
+    #[test]
+    fn an_unknown_integration_offers_the_case_insensitive_match_in_expected() {
+        let f = unknown_integration("pat@acme.com", "SNOW", &["jira", "snow"]);
+        assert_eq!(
+            (f.code, f.severity),
+            (FindingCode::UnknownIntegration, Severity::Error)
+        );
+        assert_eq!(
+            (f.expected.as_deref(), f.actual.as_deref()),
+            (Some("snow"), Some("SNOW"))
+        );
+        assert!(f.fix.contains("integration = \"snow\""), "{}", f.fix);
+    }
+
+    #[test]
+    fn an_unknown_integration_without_a_near_match_lists_the_configured_ones() {
+        let f = unknown_integration("pat@acme.com", "okta", &["jira", "snow"]);
+        assert_eq!(f.expected, None);
+        assert!(f.fix.contains("jira, snow"), "{}", f.fix);
+        let none = unknown_integration("pat@acme.com", "okta", &[]);
+        assert!(none.fix.contains("[[connectors]]"), "{}", none.fix);
+    }
+
+    #[test]
+    fn a_malformed_id_finding_carries_the_stored_value_and_the_reason() {
+        let f = malformed_id(
+            "pat@acme.com",
+            "snow",
+            System::ServiceNow,
+            "xyz",
+            "not 32 hex digits",
+        );
+        assert_eq!(
+            (f.code, f.severity),
+            (FindingCode::MalformedItsmUserId, Severity::Error)
+        );
+        assert_eq!((f.expected, f.actual.as_deref()), (None, Some("xyz")));
+        assert!(f.message.contains("not 32 hex digits"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_missing_bot_entry_names_the_connector_and_the_field_to_fill() {
+        let f = bot_entry_missing(Some("bot@acme.com"), "snow", System::ServiceNow);
+        assert_eq!(
+            (f.code, f.severity),
+            (FindingCode::BotEntryMissing, Severity::Error)
+        );
+        assert_eq!(
+            (f.unique_record_id.as_deref(), f.integration.as_deref()),
+            (Some("bot@acme.com"), Some("snow"))
+        );
+        assert!(f.fix.contains("user_name"), "{}", f.fix);
+    }
 }

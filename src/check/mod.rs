@@ -18,8 +18,8 @@ pub use judge::{bot_entry_missing, duplicate_entry, malformed_id, unknown_integr
 use crate::config::{Config, ConnectorConfig};
 use crate::identities::{Identities, Identity, IdentityKind, ItsmIdInfo};
 use crate::report::{
-    EntryReport, EntryStatus, Finding, FindingCode, FoundRecord, IdentityReport, Report, SCHEMA,
-    Severity, Summary, SystemRow,
+    CredentialCheck, EntryReport, EntryStatus, Finding, FindingCode, FoundRecord, IdentityReport,
+    Report, SCHEMA, Severity, Summary, SystemRow, SystemStatus,
 };
 
 /// A configured connector, ready to send.
@@ -28,25 +28,44 @@ pub struct Connected {
     pub connector: AnyConnector,
 }
 
+/// Why one connector could not be built: its secrets, or its settings.
+#[derive(Debug, thiserror::Error)]
+#[error("{}, line {}: connector `{integration}`: {cause}", file.display(), line.unwrap_or(0))]
+pub struct ConnectError {
+    pub file: std::path::PathBuf,
+    pub line: Option<usize>,
+    pub integration: itsmid_connectors::Integration,
+    pub cause: ConnectCause,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectCause {
+    #[error(transparent)]
+    Secrets(#[from] crate::config::MissingSecrets),
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
 /// Builds every configured connector, resolving secrets now. Errors name
 /// the integration and the secret reference, never a value.
-pub fn connect(config: &Config) -> Result<Vec<Connected>, Vec<String>> {
+pub fn connect(config: &Config) -> Result<Vec<Connected>, Vec<ConnectError>> {
     let mut connected = Vec::new();
     let mut errors = Vec::new();
     for c in &config.connectors {
         let built = crate::config::connector_settings(c)
-            .and_then(|settings| AnyConnector::new(settings).map_err(|e| e.to_string()));
+            .map_err(ConnectCause::from)
+            .and_then(|settings| AnyConnector::new(settings).map_err(ConnectCause::from));
         match built {
             Ok(connector) => connected.push(Connected {
                 config: c.clone(),
                 connector,
             }),
-            Err(err) => errors.push(format!(
-                "{}, line {}: connector `{}`: {err}",
-                config.path.display(),
-                c.line.unwrap_or(0),
-                c.integration
-            )),
+            Err(cause) => errors.push(ConnectError {
+                file: config.path.clone(),
+                line: c.line,
+                integration: c.integration.clone(),
+                cause,
+            }),
         }
     }
     if errors.is_empty() {
@@ -111,7 +130,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
                 identity: i,
                 entry: e,
             };
-            let urid = identity.unique_record_id.0.as_str();
+            let urid = identity.unique_record_id.as_str();
             let integration = entry.integration.as_str();
             if let Some(first) = seen.get(integration) {
                 let first_line = identity.itsm.get(*first).and_then(|f| f.line);
@@ -137,7 +156,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
                             Ok(id) => StoredId::Valid(id),
                             Err(why) => StoredId::Malformed {
                                 raw: raw.clone(),
-                                why,
+                                why: why.to_string(),
                             },
                         },
                     };
@@ -174,10 +193,10 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
         let mut row = SystemRow {
             integration: integration.to_owned(),
             system: system.as_str().to_owned(),
-            status: "ok",
+            status: SystemStatus::Ok,
             api_requests: c.connector.http().requests_sent(),
             reason: None,
-            credential_check: "unavailable",
+            credential_check: CredentialCheck::Unavailable,
             credential_owner: None,
             rate_limit_waits: c.connector.http().rate_limit_waits(),
             detail: None,
@@ -185,7 +204,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             wall_time: outcome.wall_time,
         };
         if let Some(error) = &outcome.error {
-            row.status = "unavailable";
+            row.status = SystemStatus::Unavailable;
             row.reason = Some(error.reason());
             row.detail = Some(error.to_string());
             unavailable.insert(integration.to_owned());
@@ -241,8 +260,8 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             };
             let result = results.get(&at);
             entries.push(EntryReport {
-                integration: entry.integration.0.clone(),
-                external_id: entry.external_id.as_ref().map(|x| x.0.clone()),
+                integration: entry.integration.as_str().to_owned(),
+                external_id: entry.external_id.as_ref().map(|x| x.as_str().to_owned()),
                 itsm_user_id: entry.itsm_user_id.clone(),
                 status: result.map(|r| r.status).unwrap_or(EntryStatus::Unchecked),
                 found: result.and_then(|r| r.found.as_ref()).map(FoundRecord::from),
@@ -252,8 +271,8 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             }
         }
         identity_reports.push(IdentityReport {
-            unique_record_id: identity.unique_record_id.0.clone(),
-            kind: identity.kind.as_str(),
+            unique_record_id: identity.unique_record_id.as_str().to_owned(),
+            kind: identity.kind,
             entries,
         });
     }
@@ -281,7 +300,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             .round(jiff::Unit::Second)
             .unwrap_or_else(|_| jiff::Timestamp::now())
             .to_string(),
-        complete: rows.iter().all(|r| r.status == "ok"),
+        complete: rows.iter().all(|r| r.status == SystemStatus::Ok),
         summary,
         systems: rows,
         findings,
@@ -409,7 +428,7 @@ fn bot_checks(
     let system = c.config.system;
     let bot_index = people.iter().position(|p| p.kind == IdentityKind::Bot);
     let bot = bot_index.map(|i| people[i]);
-    let bot_urid = bot.map(|b| b.unique_record_id.0.as_str());
+    let bot_urid = bot.map(|b| b.unique_record_id.as_str());
     let bot_entry = bot.and_then(|b| {
         b.itsm
             .iter()
@@ -433,8 +452,8 @@ fn bot_checks(
             owner
                 .external_id
                 .as_ref()
-                .map(|e| e.0.clone())
-                .unwrap_or_else(|| owner.itsm_user_id.0.clone()),
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_else(|| owner.itsm_user_id.as_str().to_owned()),
         );
     }
     let (Some(bot_index), Some(entry_index)) = (bot_index, bot_entry) else {
@@ -466,18 +485,18 @@ fn bot_checks(
             }
         };
         if owner_is_bot {
-            row.credential_check = "ok";
+            row.credential_check = CredentialCheck::Ok;
         } else {
-            row.credential_check = "mismatch";
+            row.credential_check = CredentialCheck::Mismatch;
             let owner_name = owner
                 .external_id
                 .as_ref()
-                .map(|e| e.0.clone())
-                .unwrap_or_else(|| owner.itsm_user_id.0.clone());
+                .map(|e| e.as_str().to_owned())
+                .unwrap_or_else(|| owner.itsm_user_id.as_str().to_owned());
             let bot_name = entry
                 .external_id
                 .as_ref()
-                .map(|e| e.0.clone())
+                .map(|e| e.as_str().to_owned())
                 .unwrap_or_default();
             findings.push(
                 Finding::new(
@@ -532,7 +551,10 @@ fn shared_accounts(people: &[&Identity], results: &mut BTreeMap<EntryRef, EntryR
     let mut by_account: BTreeMap<(String, ItsmUserId), Vec<EntryRef>> = BTreeMap::new();
     for (at, result) in results.iter() {
         if let Some(found) = &result.found {
-            let integration = people[at.identity].itsm[at.entry].integration.0.clone();
+            let integration = people[at.identity].itsm[at.entry]
+                .integration
+                .as_str()
+                .to_owned();
             by_account
                 .entry((integration, found.itsm_user_id.clone()))
                 .or_default()
@@ -548,9 +570,9 @@ fn shared_accounts(people: &[&Identity], results: &mut BTreeMap<EntryRef, EntryR
             let others: Vec<&str> = owners
                 .iter()
                 .filter(|&&i| i != at.identity)
-                .map(|&i| people[i].unique_record_id.0.as_str())
+                .map(|&i| people[i].unique_record_id.as_str())
                 .collect();
-            let urid = people[at.identity].unique_record_id.0.as_str();
+            let urid = people[at.identity].unique_record_id.as_str();
             if let Some(result) = results.get_mut(at) {
                 result.findings.push(
                     Finding::new(
@@ -559,7 +581,7 @@ fn shared_accounts(people: &[&Identity], results: &mut BTreeMap<EntryRef, EntryR
                         "give each identity its own account; tickets would otherwise be filed as the wrong person",
                     )
                     .on(Some(urid), Some(&integration))
-                    .values(None, Some(id.0.clone())),
+                    .values(None, Some(id.as_str().to_owned())),
                 );
             }
         }

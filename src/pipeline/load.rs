@@ -13,10 +13,12 @@ use serde::ser::SerializeMap;
 
 use crate::config::PipelineConfig;
 
-use super::merge::{ImportedUser, MergedEntry, PreviousEntry, PreviousUser, PreviousValue};
+use super::model::{
+    AttrKind, ImportedUser, MergedEntry, Origin, PREVIOUS_LOAD, PreviousEntry, PreviousUser,
+    PreviousValue, RESOLVED, Schema, Value, fnv, stable_hash,
+};
 use super::store::{Current, LoadTx, Store, StoreError};
 use super::validate::{self, Blocked, Counts};
-use super::{AttrKind, Origin, PREVIOUS_LOAD, RESOLVED, Schema, Value};
 
 /// SPEC's naming trap, translated here and nowhere else.
 ///
@@ -177,20 +179,6 @@ pub fn provenance_json(user: &ImportedUser, schema: &Schema, out: &mut Vec<u8>) 
         }
     }
     let _ = serde_json::to_writer(&mut *out, &fields);
-}
-
-/// A hash that stays the same across runs and releases (FNV-1a), stored
-/// with each row so an unchanged user costs no read of its record.
-pub fn stable_hash(bytes: &[u8]) -> u64 {
-    fnv(0xcbf2_9ce4_8422_2325, bytes)
-}
-
-fn fnv(mut hash: u64, bytes: &[u8]) -> u64 {
-    for byte in bytes {
-        hash ^= u64::from(*byte);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
 }
 
 /// The hash of a record and its provenance, as if joined by a NUL byte.
@@ -548,7 +536,7 @@ pub fn previous_user(record: &str, provenance: &str) -> PreviousUser {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipeline::{Field, set_field};
+    use crate::pipeline::model::{Field, set_field};
 
     fn schema() -> Schema {
         Schema::new(&["office".into()], &["workday".into()], "email_addr").expect("schema")

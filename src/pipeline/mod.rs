@@ -3,14 +3,18 @@
 //!
 //! One module per step, in run order: `sources` (the only file reading),
 //! `merge` (pure), `validate` (pure), `load` (the record shape and the
-//! load's transaction), `store` (SQLite). This file holds the types the
-//! steps share and the function that runs them in order.
+//! load's transaction), `store` (SQLite), then `export` (reading the store
+//! back). The types the steps share are in `model`; a step imports only
+//! `model` and earlier steps. This file runs the steps in order and holds
+//! the load's report.
 //!
 //! Attributes are small integer ids into a fixed table (plus the registered
 //! custom attributes), so that a million users fit in memory comfortably.
 
+pub mod export;
 pub mod load;
 pub mod merge;
+pub mod model;
 pub mod sources;
 pub mod store;
 pub mod validate;
@@ -23,13 +27,15 @@ use serde::Serialize;
 
 use crate::check::{EntryRef, EntryResult};
 use crate::config::{Config, Interval};
-use crate::identities::{Identities, STRING_ATTRIBUTES};
+use crate::identities::Identities;
 use crate::report::Report;
+use crate::verdict::Verdict;
 
 use self::load::{Changes, LoadOptions, UserChange};
+use self::model::{Duplicate, Schema};
 use self::sources::SourceError;
 use self::store::{Store, StoreError};
-use self::validate::{Blocked, Counts, Duplicate};
+use self::validate::{Blocked, Counts};
 
 pub const SCHEMA: &str = "itsmid.load.v1";
 
@@ -74,13 +80,22 @@ pub struct BlockedExamples {
 }
 
 /// `itsmid load`'s report (`itsmid.load.v1`).
+/// Whether the load merged identity sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    Sources,
+    /// No `[[sources]]`: the bot and the manual users only (the seed's
+    /// "no external source" mode).
+    NoSources,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
     pub schema: &'static str,
     pub generated_at: String,
     pub dry_run: bool,
-    /// `sources`, or `no_sources` (nothing is fetched: identities only).
-    pub mode: &'static str,
+    pub mode: LoadMode,
     pub check: CheckPart,
     /// True when a snapshot was written.
     pub loaded: bool,
@@ -104,9 +119,9 @@ impl LoadReport {
             generated_at: check.generated_at.clone(),
             dry_run,
             mode: if config.sources.is_empty() {
-                "no_sources"
+                LoadMode::NoSources
             } else {
-                "sources"
+                LoadMode::Sources
             },
             check: CheckPart {
                 complete: check.complete,
@@ -131,6 +146,16 @@ impl LoadReport {
         self.check.summary.errors > 0 || self.blocked.is_some()
     }
 
+    /// Refused when a source could not be read (nothing was loaded), else
+    /// problems for error findings or a block, else in order.
+    pub fn verdict(&self) -> Verdict {
+        if self.source_errors.is_empty() {
+            Verdict::from_errors(self.has_errors())
+        } else {
+            Verdict::Refused
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
@@ -149,7 +174,11 @@ impl LoadReport {
                 None => "not loaded".to_owned(),
             }
         };
-        let _ = writeln!(out, "load ({}): {verdict}", self.mode);
+        let mode = match self.mode {
+            LoadMode::Sources => "sources",
+            LoadMode::NoSources => "no_sources",
+        };
+        let _ = writeln!(out, "load ({mode}): {verdict}");
         let s = &self.check.summary;
         let _ = writeln!(
             out,
@@ -313,12 +342,6 @@ pub fn run_blocking(
     Ok(report)
 }
 
-/// An attribute's index in [`Schema`].
-pub type AttrId = u16;
-
-/// Where a field came from: an index into [`Schema::origins`].
-pub type Origin = u16;
-
 /// The interval between pipeline runs (the seed's FAQ): `schedule.interval`
 /// when set, else every 4 hours with sources and every 30 minutes without
 /// (then nothing is fetched and the merge runs on the identities alone).
@@ -328,242 +351,6 @@ pub fn interval(config: &Config) -> Duration {
         Interval::Auto if config.sources.is_empty() => Duration::from_secs(30 * 60),
         Interval::Auto => Duration::from_secs(4 * 60 * 60),
     }
-}
-
-/// What an attribute holds, which decides how a source cell is read and how
-/// the value is exported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttrKind {
-    /// A plain string.
-    Text,
-    /// `work_status`: one of the User Attribute Reference's values.
-    WorkStatus,
-    /// `user_tags`: a list of the reference's tags.
-    UserTags,
-    /// `user_emails`: a list of addresses.
-    Emails,
-    /// Channel ID Info or IDM ID Info: from the identities file only.
-    IdInfo,
-    /// A registered custom attribute, exported under `custom_attributes`.
-    Custom,
-}
-
-/// The origins of values the check found: in this run, or in an earlier one.
-pub const RESOLVED: &str = "resolved";
-pub const PREVIOUS_LOAD: &str = "previous load";
-
-/// Attributes after the plain strings, in this order.
-const WORK_STATUS: &str = "work_status";
-const USER_TAGS: &str = "user_tags";
-const USER_EMAILS: &str = "user_emails";
-const CHANNELS: &str = "channels";
-const IDM: &str = "idm";
-
-/// The attribute table of one run: the fixed attributes, then the custom
-/// attributes registered in `pipeline.custom_attributes`; and the origins:
-/// each source by name, then `manual`, `bot`, `resolved` (the check found it
-/// in this run) and `previous load` (the check found it in an earlier run
-/// and could not look again in this one).
-#[derive(Debug, Clone)]
-pub struct Schema {
-    names: Vec<String>,
-    kinds: Vec<AttrKind>,
-    pub origins: Vec<String>,
-    /// The joining key attribute.
-    pub joining_key: AttrId,
-    /// Keys are compared case-insensitively (the key holds e-mail addresses).
-    pub email_key: bool,
-}
-
-impl Schema {
-    /// Errors when the joining key names no plain-string attribute.
-    pub fn new(
-        custom_attributes: &[String],
-        source_names: &[String],
-        joining_key: &str,
-    ) -> Result<Schema, String> {
-        let mut names: Vec<String> = STRING_ATTRIBUTES.iter().map(|s| (*s).to_owned()).collect();
-        let mut kinds = vec![AttrKind::Text; names.len()];
-        for (name, kind) in [
-            (WORK_STATUS, AttrKind::WorkStatus),
-            (USER_TAGS, AttrKind::UserTags),
-            (USER_EMAILS, AttrKind::Emails),
-            (CHANNELS, AttrKind::IdInfo),
-            (IDM, AttrKind::IdInfo),
-        ] {
-            names.push(name.to_owned());
-            kinds.push(kind);
-        }
-        for custom in custom_attributes {
-            names.push(custom.clone());
-            kinds.push(AttrKind::Custom);
-        }
-        let mut origins: Vec<String> = source_names.to_vec();
-        origins.extend(["manual", "bot", RESOLVED, PREVIOUS_LOAD].map(str::to_owned));
-        let mut schema = Schema {
-            names,
-            kinds,
-            origins,
-            joining_key: 0,
-            email_key: false,
-        };
-        schema.joining_key = match schema.attr(joining_key) {
-            Some(id) if schema.kind(id) == AttrKind::Text => id,
-            _ => {
-                return Err(format!(
-                    "pipeline.joining_key \"{joining_key}\" is not a string attribute; use e.g. \"email_addr\" or \"employee_id\""
-                ));
-            }
-        };
-        schema.email_key = joining_key.contains("email");
-        Ok(schema)
-    }
-
-    /// An attribute by name; a custom attribute also as `custom_attributes.NAME`.
-    pub fn attr(&self, name: &str) -> Option<AttrId> {
-        let plain = name.strip_prefix("custom_attributes.");
-        self.names
-            .iter()
-            .enumerate()
-            .position(|(i, n)| match plain {
-                Some(custom) => self.kinds[i] == AttrKind::Custom && n == custom,
-                None => n == name,
-            })
-            .and_then(|i| AttrId::try_from(i).ok())
-    }
-
-    pub fn name(&self, attr: AttrId) -> &str {
-        self.names
-            .get(usize::from(attr))
-            .map(String::as_str)
-            .unwrap_or("?")
-    }
-
-    pub fn kind(&self, attr: AttrId) -> AttrKind {
-        self.kinds
-            .get(usize::from(attr))
-            .copied()
-            .unwrap_or(AttrKind::Text)
-    }
-
-    pub fn attr_count(&self) -> usize {
-        self.names.len()
-    }
-
-    pub fn source_origin(&self, index: usize) -> Origin {
-        Origin::try_from(index).unwrap_or(Origin::MAX)
-    }
-
-    fn fixed_origin(&self, back: usize) -> Origin {
-        Origin::try_from(self.origins.len() - back).unwrap_or(Origin::MAX)
-    }
-
-    pub fn manual(&self) -> Origin {
-        self.fixed_origin(4)
-    }
-
-    pub fn bot(&self) -> Origin {
-        self.fixed_origin(3)
-    }
-
-    pub fn resolved(&self) -> Origin {
-        self.fixed_origin(2)
-    }
-
-    pub fn previous_load(&self) -> Origin {
-        self.fixed_origin(1)
-    }
-
-    pub fn origin_name(&self, origin: Origin) -> &str {
-        self.origins
-            .get(usize::from(origin))
-            .map(String::as_str)
-            .unwrap_or("?")
-    }
-
-    /// A joining value as the merge compares it: trimmed, and lower-cased
-    /// where it is an e-mail address (the key attribute holds e-mails, or
-    /// the value has an `@`), since mail systems ignore that case.
-    pub fn joining_value(&self, raw: &str) -> Box<str> {
-        let trimmed = raw.trim();
-        if self.email_key || trimmed.contains('@') {
-            trimmed.to_lowercase().into_boxed_str()
-        } else {
-            trimmed.into()
-        }
-    }
-}
-
-/// A map keyed by a [`load::stable_hash`] of a string: no copy of the
-/// string and no second hashing, which matters at a million users. Users
-/// of it compare the strings on a hit, since two strings can share a hash.
-pub type HashKeyed<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<MixHasher>>;
-
-/// Spreads an already computed 64-bit hash over all bits (the
-/// splitmix64 finalizer), as the hash table needs its low and high bits.
-#[derive(Default)]
-pub struct MixHasher(u64);
-
-impl std::hash::Hasher for MixHasher {
-    fn finish(&self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 30;
-        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x ^= x >> 27;
-        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        self.0 = load::stable_hash(bytes) ^ self.0.rotate_left(5);
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// One field's value. Empty values are never stored: an empty cell is the
-/// absence of a value, so it can never override one.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    Text(Box<str>),
-    List(Box<[Box<str>]>),
-    Json(Box<serde_json::Value>),
-}
-
-impl Value {
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            Value::Text(text) => serde_json::Value::String(text.to_string()),
-            Value::List(items) => items.iter().map(|i| i.to_string()).collect(),
-            Value::Json(json) => (**json).clone(),
-        }
-    }
-}
-
-/// One attribute of a record with where it came from.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Field {
-    pub attr: AttrId,
-    pub origin: Origin,
-    pub value: Value,
-}
-
-/// Sets `field` in a list kept sorted by attribute, replacing any value.
-pub fn set_field(fields: &mut Vec<Field>, field: Field) {
-    match fields.binary_search_by_key(&field.attr, |f| f.attr) {
-        Ok(at) => fields[at] = field,
-        Err(at) => fields.insert(at, field),
-    }
-}
-
-/// The value of `attr` in a sorted field list.
-pub fn get_field(fields: &[Field], attr: AttrId) -> Option<&Field> {
-    fields
-        .binary_search_by_key(&attr, |f| f.attr)
-        .ok()
-        .and_then(|at| fields.get(at))
 }
 
 #[cfg(test)]

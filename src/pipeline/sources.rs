@@ -19,7 +19,7 @@ use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use crate::config::SourceConfig;
 use crate::identities::{USER_TAGS, WORK_STATUSES};
 
-use super::{AttrId, AttrKind, Field, Schema, Value, set_field};
+use super::model::{AttrId, AttrKind, Field, Schema, Value, set_field};
 
 /// One row of a source export, mapped onto attributes.
 #[derive(Debug, Clone, PartialEq)]
@@ -519,7 +519,7 @@ mod tests {
 
     fn text(schema: &Schema, record: &SourceRecord, name: &str) -> Option<String> {
         let attr = schema.attr(name)?;
-        super::super::get_field(&record.fields, attr).map(|f| match &f.value {
+        crate::pipeline::model::get_field(&record.fields, attr).map(|f| match &f.value {
             Value::Text(t) => t.to_string(),
             other => format!("{other:?}"),
         })

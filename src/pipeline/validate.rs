@@ -12,36 +12,9 @@ use serde::Serialize;
 
 use crate::config::PipelineConfig;
 
-use super::load::stable_hash;
-use super::merge::ImportedUser;
-use super::{AttrKind, HashKeyed, Schema, Value};
-
-/// What was found twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DuplicateKind {
-    /// One joining key on two records of one source, or two identities
-    /// whose Unique Record IDs differ only in case or spaces.
-    JoiningKey,
-    /// One e-mail address on two users.
-    Email,
-    /// One ticketing-system account on two users.
-    ItsmAccount,
-}
-
-/// A duplicate and what the pipeline did about it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Duplicate {
-    pub kind: DuplicateKind,
-    /// The value found twice: a joining key, an address, or
-    /// `integration:account`.
-    pub joining_key: String,
-    /// Every record involved, e.g. `workday line 3`, `manual pat@acme.com`.
-    pub records: Vec<String>,
-    /// The record that was kept (`all` when every record was loaded).
-    pub kept: String,
-    pub message: String,
-}
+use super::model::{
+    AttrKind, Duplicate, DuplicateKind, HashKeyed, ImportedUser, Schema, Value, stable_hash,
+};
 
 /// Users sharing an e-mail address (primary or `user_emails`). Both users
 /// are loaded: which one the address belongs to is for an administrator to
@@ -248,7 +221,10 @@ mod tests {
 
     #[test]
     fn one_e_mail_on_two_users_is_listed_and_both_are_kept() {
-        use crate::pipeline::{Field, merge::tests_support::user, set_field};
+        use crate::pipeline::{
+            merge::tests_support::user,
+            model::{Field, set_field},
+        };
         let schema = Schema::new(&[], &[], "email_addr").expect("schema");
         let with = |key: &str, email: &str, others: &[&str]| {
             let mut fields = Vec::new();

@@ -12,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use super::RunOutcome;
 use crate::report::Report;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -99,8 +100,12 @@ impl Metrics {
     }
 
     /// Counts one run; `check` is its report when the check ran.
-    pub fn record_run(&self, outcome: &'static str, check: Option<&Report>) {
-        self.runs.get_or_create(&OutcomeLabel { outcome }).inc();
+    pub fn record_run(&self, outcome: RunOutcome, check: Option<&Report>) {
+        self.runs
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.as_str(),
+            })
+            .inc();
         self.last_run.set(jiff::Timestamp::now().as_second());
         let Some(report) = check else { return };
         self.findings.clear();
@@ -139,7 +144,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Finding, FindingCode, Summary, SystemRow};
+    use crate::report::{CredentialCheck, Finding, FindingCode, Summary, SystemRow, SystemStatus};
 
     fn report() -> Report {
         Report {
@@ -150,10 +155,10 @@ mod tests {
             systems: vec![SystemRow {
                 integration: "snow".into(),
                 system: "servicenow".into(),
-                status: "ok",
+                status: SystemStatus::Ok,
                 api_requests: 3,
                 reason: None,
-                credential_check: "ok",
+                credential_check: CredentialCheck::Ok,
                 credential_owner: None,
                 rate_limit_waits: 1,
                 detail: None,
@@ -171,11 +176,11 @@ mod tests {
     #[test]
     fn counters_add_up_over_runs_and_findings_are_the_last_runs() {
         let metrics = Metrics::new();
-        metrics.record_run("problems", Some(&report()));
+        metrics.record_run(RunOutcome::Problems, Some(&report()));
         let mut second = report();
         second.findings.clear();
-        metrics.record_run("ok", Some(&second));
-        metrics.record_run("failed", None);
+        metrics.record_run(RunOutcome::Ok, Some(&second));
+        metrics.record_run(RunOutcome::Failed, None);
         let text = metrics.encode();
         for line in [
             "itsmid_runs_total{outcome=\"problems\"} 1",

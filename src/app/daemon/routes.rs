@@ -80,7 +80,7 @@ async fn users(Extract(state): Extract<Shared>) -> Response {
     let read = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
         let store = crate::pipeline::store::Store::open_existing(&path)?;
         let mut out = Vec::new();
-        crate::pipeline_cli::write_export(&store, &mut out, true)?;
+        crate::pipeline::export::write_export(&store, &mut out, true)?;
         Ok(out)
     })
     .await;

@@ -1,21 +1,31 @@
-//! The command line (SPEC section 2): arguments, and one function per
-//! command that loads the inputs, runs the work and writes the output.
+//! The command line (SPEC section 2): the arguments, and one file per
+//! command that asks the application for the work and writes the output.
 //!
-//! Owns the output streams: stdout carries only the command's output, logs
-//! go to stderr. Errors come back with context; `main` picks the exit code.
+//! The edge of the program: the only code that knows clap, stdout and the
+//! output formats. Nothing imports it but `main.rs`. Stdout carries only the
+//! command's output, logs go to stderr. Each command returns the domain's
+//! [`Verdict`]; `main` alone turns it into an exit status.
+
+mod check;
+mod demo;
+mod diff;
+mod export;
+mod history;
+mod lint;
+mod load;
+mod resolve;
+mod serve;
+mod simulate;
+mod users;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use itsmid_connectors::System;
 
-use crate::config::Config;
-use crate::identities::Identities;
-use crate::report::Report;
+use crate::verdict::Verdict;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -62,7 +72,7 @@ pub enum Command {
     /// Manage the manual users in the identities file.
     Users {
         #[command(subcommand)]
-        command: crate::users::UsersCommand,
+        command: users::UsersCommand,
     },
     /// Propose missing or stale ITSM ID Info from the systems; --write puts it into the identities file.
     Resolve {
@@ -140,47 +150,19 @@ impl Args {
     }
 }
 
-/// How a command ended, for the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything checked and in order (warnings allowed).
-    InOrder,
-    /// At least one error finding, or a system that could not be checked.
-    Problems,
-    /// Input that cannot be read (a source export): nothing was written.
-    Refused,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Outcome::InOrder => ExitCode::SUCCESS,
-            Outcome::Problems => ExitCode::from(1),
-            Outcome::Refused => ExitCode::from(2),
-        }
-    }
-
-    pub fn of(report: &Report) -> Outcome {
-        if report.has_errors() {
-            Outcome::Problems
-        } else {
-            Outcome::InOrder
-        }
-    }
-}
-
-pub async fn run(args: Args) -> anyhow::Result<Outcome> {
+/// Runs the command the arguments name.
+pub async fn run(args: Args) -> anyhow::Result<Verdict> {
     check_output_path(&args)?;
     match &args.command {
-        Command::Check => check(&args).await,
-        Command::Lint => crate::lint::run(&args),
-        Command::Users { command } => crate::users::run(&args, command).await,
-        Command::Resolve { write } => resolve(&args, *write).await,
+        Command::Check => check::run(&args).await,
+        Command::Lint => lint::run(&args),
+        Command::Users { command } => users::run(&args, command).await,
+        Command::Resolve { write } => resolve::run(&args, *write).await,
         Command::Demo { dir, serve, listen } => {
-            let serve = serve.then(|| listen.unwrap_or_else(crate::demo::default_listen));
-            crate::demo::run(&args, dir.as_deref(), serve).await
+            let serve = serve.then(|| listen.unwrap_or_else(crate::app::demo::default_listen));
+            demo::run(&args, dir.as_deref(), serve).await
         }
-        Command::Serve { listen } => crate::daemon::serve(&args.config, *listen).await,
+        Command::Serve { listen } => serve::run(&args, *listen).await,
         Command::Load {
             dry_run,
             accept_large_change,
@@ -189,16 +171,16 @@ pub async fn run(args: Args) -> anyhow::Result<Outcome> {
                 dry_run: *dry_run,
                 accept_large_change: *accept_large_change,
             };
-            crate::pipeline_cli::load(&args, options).await
+            load::run(&args, options).await
         }
-        Command::Export { explain } => crate::pipeline_cli::export(&args, explain.as_deref()).await,
-        Command::History => crate::pipeline_cli::history(&args).await,
-        Command::Diff { from, to } => crate::pipeline_cli::diff(&args, *from, *to).await,
+        Command::Export { explain } => export::run(&args, explain.as_deref()).await,
+        Command::History => history::run(&args).await,
+        Command::Diff { from, to } => diff::run(&args, *from, *to).await,
         Command::Simulate {
             system,
             data,
             listen,
-        } => simulate(system, data, *listen).await,
+        } => simulate::run(system, data, *listen).await,
     }
 }
 
@@ -225,58 +207,9 @@ fn check_output_path(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the config and the identities file it names; every input problem
-/// of both files at once.
-pub fn load_inputs(config_path: &Path) -> anyhow::Result<(Config, Identities)> {
-    let config = Config::load(config_path).map_err(|errors| anyhow!("{errors}"))?;
-    let identities = Identities::load(&config.identities, &config.pipeline.custom_attributes)
-        .map_err(|errors| anyhow!("{errors}"))?;
-    Ok((config, identities))
-}
-
-async fn check(args: &Args) -> anyhow::Result<Outcome> {
-    let (config, identities) = load_inputs(&args.config)?;
-    let report = run_check(&config, &identities).await?;
-    emit(args, &report.to_json(), &report.to_table())?;
-    Ok(Outcome::of(&report))
-}
-
-async fn resolve(args: &Args, write: bool) -> anyhow::Result<Outcome> {
-    let (config, identities) = load_inputs(&args.config)?;
-    let connected = connect(&config)?;
-    let run = crate::check::run(&identities, &connected).await;
-    let mut plan = crate::resolve::plan(&config, &identities, &connected, &run).await;
-    if write {
-        plan.written = crate::resolve::write(&identities, &plan)?;
-    }
-    emit(args, &plan.to_json(), &plan.to_table())?;
-    // Exit 1 when a system could not be checked, even after a write.
-    Ok(if plan.complete {
-        Outcome::InOrder
-    } else {
-        Outcome::Problems
-    })
-}
-
-/// Builds every connector, or says which secrets are missing (exit 2).
-pub fn connect(config: &Config) -> anyhow::Result<Vec<crate::check::Connected>> {
-    crate::check::connect(config).map_err(|errors| {
-        anyhow!(
-            "cannot set up the connectors; nothing was checked:\n  {}",
-            errors.join("\n  ")
-        )
-    })
-}
-
-/// Builds the connectors and runs the check.
-pub async fn run_check(config: &Config, identities: &Identities) -> anyhow::Result<Report> {
-    let connected = connect(config)?;
-    Ok(crate::check::run(identities, &connected).await.report)
-}
-
 /// The format to write: explicit, else a table on a terminal and JSON
 /// for pipes and files.
-pub fn format(args: &Args) -> Format {
+fn format(args: &Args) -> Format {
     args.format.unwrap_or_else(|| {
         if args.output.is_none() && std::io::stdout().is_terminal() {
             Format::Table
@@ -287,7 +220,7 @@ pub fn format(args: &Args) -> Format {
 }
 
 /// Writes the command's output to `--output` or stdout.
-pub fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
+fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
     let text = match format(args) {
         Format::Json => format!("{json}\n"),
         Format::Table => table.to_owned(),
@@ -302,53 +235,5 @@ pub fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
                 .context("cannot write to stdout")?;
             stdout.flush().context("cannot write to stdout")
         }
-    }
-}
-
-async fn simulate(system: &str, data: &Path, listen: SocketAddr) -> anyhow::Result<Outcome> {
-    let system = System::parse(system).ok_or_else(|| {
-        anyhow!(
-            "unknown system \"{system}\"; use one of: {}",
-            System::ALL.map(System::as_str).join(", ")
-        )
-    })?;
-    let text =
-        std::fs::read_to_string(data).with_context(|| format!("cannot read {}", data.display()))?;
-    let sim = itsmid_connectors::sim::AnySimulator::start(
-        system,
-        &data.display().to_string(),
-        &text,
-        Some(listen),
-        false,
-    )
-    .await?;
-    eprintln!(
-        "serving the {system} simulator at {} (Ctrl-C stops it)",
-        sim.uri()
-    );
-    wait_for_shutdown().await;
-    Ok(Outcome::InOrder)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn wait_for_shutdown() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

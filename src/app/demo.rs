@@ -14,44 +14,51 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use std::io::Write;
+
+use anyhow::{Context, anyhow};
 use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 
-use crate::cli::{self, Args, Outcome};
+use crate::check::CheckRun;
+use crate::config::Config;
+use crate::identities::Identities;
+use crate::pipeline::RunOptions;
+use crate::pipeline::export::write_export;
+use crate::pipeline::store::Store;
+use crate::report::Report;
+use crate::verdict::Verdict;
 
-/// Simulator data, embedded so the demo runs from any folder.
-const SYSTEMS: &[(System, &str, &str)] = &[
-    (
-        System::ServiceNow,
-        "fixtures/servicenow.json",
-        include_str!("../fixtures/servicenow.json"),
-    ),
-    (
-        System::Jira,
-        "fixtures/jira.json",
-        include_str!("../fixtures/jira.json"),
-    ),
-    (
-        System::Salesforce,
-        "fixtures/salesforce.json",
-        include_str!("../fixtures/salesforce.json"),
-    ),
-    (
-        System::Freshservice,
-        "fixtures/freshservice.json",
-        include_str!("../fixtures/freshservice.json"),
-    ),
-    (
-        System::ManageEngine,
-        "fixtures/manageengine.json",
-        include_str!("../fixtures/manageengine.json"),
-    ),
-];
+/// A system's simulator data, embedded so the demo runs from any folder.
+/// An exhaustive match: a new system does not compile until it has demo data.
+fn fixture(system: System) -> (&'static str, &'static str) {
+    match system {
+        System::ServiceNow => (
+            "fixtures/servicenow.json",
+            include_str!("../../fixtures/servicenow.json"),
+        ),
+        System::Jira => (
+            "fixtures/jira.json",
+            include_str!("../../fixtures/jira.json"),
+        ),
+        System::Salesforce => (
+            "fixtures/salesforce.json",
+            include_str!("../../fixtures/salesforce.json"),
+        ),
+        System::Freshservice => (
+            "fixtures/freshservice.json",
+            include_str!("../../fixtures/freshservice.json"),
+        ),
+        System::ManageEngine => (
+            "fixtures/manageengine.json",
+            include_str!("../../fixtures/manageengine.json"),
+        ),
+    }
+}
 
-const IDENTITIES: &str = include_str!("../fixtures/demo/identities.toml");
-const CONFIG_TEMPLATE: &str = include_str!("../fixtures/demo/itsmid.toml");
-const SOURCE: &str = include_str!("../fixtures/demo/workday.csv");
+const IDENTITIES: &str = include_str!("../../fixtures/demo/identities.toml");
+const CONFIG_TEMPLATE: &str = include_str!("../../fixtures/demo/itsmid.toml");
+const SOURCE: &str = include_str!("../../fixtures/demo/workday.csv");
 
 /// The demo's secrets: the simulators accept exactly these.
 const SECRETS: &[(&str, &str)] = &[
@@ -67,18 +74,31 @@ pub fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8377))
 }
 
+/// The demo's running simulators and the verdict of its check. The
+/// simulators answer as long as this lives.
+pub struct Demo {
+    pub dir: PathBuf,
+    pub config_path: PathBuf,
+    /// The check's verdict, for the exit status.
+    pub verdict: Verdict,
+    simulators: Vec<AnySimulator>,
+}
+
+/// Starts a simulator of every system, writes the demo's files, runs the
+/// check and hands its report to `show` (stdout is the command's), saves
+/// resolve's proposals and loads the store. Says what it did on stderr.
 pub async fn run(
-    args: &Args,
     dir: Option<&Path>,
-    serve: Option<SocketAddr>,
-) -> anyhow::Result<Outcome> {
+    show: impl FnOnce(&Report) -> anyhow::Result<()>,
+) -> anyhow::Result<Demo> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => fresh_dir()?,
     };
     let mut simulators = Vec::new();
-    for (system, name, data) in SYSTEMS {
-        let sim = AnySimulator::start(*system, name, data, None, false)
+    for system in System::ALL {
+        let (name, data) = fixture(system);
+        let sim = AnySimulator::start(system, name, data, None, false)
             .await
             .with_context(|| format!("cannot start the {system} simulator"))?;
         simulators.push(sim);
@@ -93,10 +113,10 @@ pub async fn run(
             .join(", "),
         dir.display()
     );
-    let (config, identities) = cli::load_inputs(&config_path)?;
-    let connected = cli::connect(&config)?;
+    let (config, identities) = super::load_inputs(&config_path)?;
+    let connected = super::connect(&config)?;
     let run = crate::check::run(&identities, &connected).await;
-    cli::emit(args, &run.report.to_json(), &run.report.to_table())?;
+    show(&run.report)?;
     // What resolve would change, saved beside the files and not applied, so
     // the printed report and the files stay as the demo wrote them.
     let plan = crate::resolve::plan(&config, &identities, &connected, &run).await;
@@ -108,22 +128,64 @@ pub async fn run(
         plan.summary.identities_changed,
         proposals.display()
     );
-    crate::pipeline_cli::load_and_export(&config, &identities, &run, &dir.join("users.jsonl"))
-        .await?;
-    match serve {
-        None => Ok(Outcome::of(&run.report)),
-        Some(listen) => {
-            eprintln!(
-                "demo: serving the daemon on http://{listen} (Ctrl-C stops it); \
-                 the bearer token for POST /api/v1/runs is in {}",
-                dir.join("secrets").join("server-token").display()
-            );
-            // The simulators stay up as long as `simulators` lives: until the daemon stops.
-            let outcome = crate::daemon::serve(&config_path, Some(listen)).await;
-            drop(simulators);
-            outcome
-        }
+    load_and_export(&config, &identities, &run, &dir.join("users.jsonl")).await?;
+    Ok(Demo {
+        dir,
+        config_path,
+        verdict: run.report.verdict(),
+        simulators,
+    })
+}
+
+impl Demo {
+    /// Keeps the simulators running and serves the daemon on the demo's
+    /// folder until SIGTERM or Ctrl-C.
+    pub async fn serve(self, listen: SocketAddr) -> anyhow::Result<()> {
+        eprintln!(
+            "demo: serving the daemon on http://{listen} (Ctrl-C stops it); \
+             the bearer token for POST /api/v1/runs is in {}",
+            self.dir.join("secrets").join("server-token").display()
+        );
+        let served = super::daemon::serve(&self.config_path, Some(listen)).await;
+        drop(self.simulators);
+        served
     }
+}
+
+/// The demo's load: loads after its check and writes the export to
+/// `export_path`.
+async fn load_and_export(
+    config: &Config,
+    identities: &Identities,
+    run: &CheckRun,
+    export_path: &Path,
+) -> anyhow::Result<()> {
+    let report = super::run_load(config, identities, run, RunOptions::default()).await?;
+    if let Some(error) = report.source_errors.first() {
+        return Err(anyhow!("the demo's load stopped: {error}"));
+    }
+    let (store_path, export) = (config.store.path.clone(), export_path.to_path_buf());
+    super::blocking(move || {
+        let store = Store::open_existing(&store_path)?;
+        let file = std::fs::File::create(&export)
+            .with_context(|| format!("cannot write {}", export.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        write_export(&store, &mut out, false)
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write {}", export.display()))
+    })
+    .await?;
+    eprintln!(
+        "demo: loaded {} users into {} (snapshot {}); export in {}",
+        report.counts.users,
+        config.store.path.display(),
+        report
+            .snapshot
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "none".into()),
+        export_path.display()
+    );
+    Ok(())
 }
 
 /// A fresh random token for the demo's daemon: 256 bits from the standard

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use toml_edit::{DocumentMut, Item, TableLike};
 
+pub mod users;
+
 /// Why the file could not be edited or written.
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
@@ -28,6 +30,10 @@ pub enum EditError {
         "{file} changed since it was read (another edit?); nothing was written: run the command again"
     )]
     Changed { file: PathBuf },
+    #[error("the edited file would not be valid; nothing was written:\n{errors}")]
+    Invalid { errors: String },
+    #[error("{0}")]
+    Layout(String),
     #[error("{file}: cannot write it: {source}; the file is unchanged")]
     Write {
         file: PathBuf,

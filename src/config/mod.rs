@@ -11,44 +11,19 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use itsmid_connectors::{
-    ConnectorSettings, Credentials, HttpSettings, Integration, OAuthGrant, System, TokenScheme,
-};
-use secrecy::SecretString;
+use itsmid_connectors::{Integration, System};
 use url::Url;
 
 use crate::doc::{self, InputError, InputErrors, Problems, TableReader};
 
-/// A secret reference: `env:NAME` or `file:PATH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SecretRef {
-    Env(String),
-    File(PathBuf),
-}
+mod auth;
+mod secret;
 
-impl SecretRef {
-    /// Reads the secret. Errors name the variable or file, never a value.
-    pub fn resolve(&self) -> Result<SecretString, String> {
-        match self {
-            SecretRef::Env(name) => match std::env::var(name) {
-                Ok(value) if !value.is_empty() => Ok(SecretString::from(value)),
-                Ok(_) => Err(format!("environment variable {name} is empty")),
-                Err(_) => Err(format!("environment variable {name} is not set")),
-            },
-            SecretRef::File(path) => match std::fs::read_to_string(path) {
-                Ok(text) => {
-                    let value = text.trim_end_matches(['\r', '\n']);
-                    if value.is_empty() {
-                        Err(format!("secret file {} is empty", path.display()))
-                    } else {
-                        Ok(SecretString::from(value.to_owned()))
-                    }
-                }
-                Err(err) => Err(format!("cannot read secret file {}: {err}", path.display())),
-            },
-        }
-    }
-}
+pub use auth::{AuthConfig, MissingSecrets, connector_settings};
+pub use secret::{SecretError, SecretRef};
+
+use auth::read_auth;
+use secret::secret_ref;
 
 /// `schedule.interval`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,37 +61,6 @@ pub struct SourceConfig {
     /// Attribute name to column or field name.
     pub columns: Vec<(String, String)>,
     pub line: Option<usize>,
-}
-
-/// An auth table, by `type`.
-#[derive(Debug, Clone)]
-pub enum AuthConfig {
-    Basic {
-        username: String,
-        password: SecretRef,
-    },
-    Bearer {
-        token: SecretRef,
-        instance_url: Option<Url>,
-    },
-    ClientCredentials {
-        token_url: Url,
-        client_id: String,
-        client_secret: SecretRef,
-        instance_url: Option<Url>,
-    },
-    ApiKey {
-        api_key: SecretRef,
-    },
-    AuthToken {
-        token: SecretRef,
-    },
-    ZohoOauth {
-        token_url: Url,
-        client_id: String,
-        client_secret: SecretRef,
-        refresh_token: SecretRef,
-    },
 }
 
 #[derive(Debug, Clone)]
@@ -516,132 +460,8 @@ fn read_connector(t: &TableReader<'_>, base: &Path) -> Option<ConnectorConfig> {
     })
 }
 
-fn read_auth(t: &TableReader<'_>, system: Option<System>, base: &Path) -> Option<AuthConfig> {
-    let problems = t.problems();
-    let kind = t.required_string(
-        "type",
-        "add type = \"basic\" (or bearer, client_credentials, api_key, authtoken, zoho_oauth)",
-    )?;
-    if let Some(system) = system
-        && !system.auth_types().contains(&kind.as_str())
-    {
-        problems.add(
-            t.node("type").and_then(|n| n.line),
-            &format!("{}.type", t.path),
-            format!("auth type \"{kind}\" does not work with {system}"),
-            format!("use one of: {}", system.auth_types().join(", ")),
-        );
-        t.finish();
-        return None;
-    }
-    let secret = |key: &'static str| -> Option<SecretRef> {
-        let fix = format!("add {key} = \"env:VARIABLE\" (or \"file:PATH\")");
-        t.required_string(key, &fix)
-            .and_then(|v| secret_ref(t, key, &v, base))
-    };
-    let text = |key: &'static str, fix: &str| t.required_string(key, fix);
-    let url = |key: &'static str| -> Option<Url> {
-        t.string(key).and_then(|raw| checked_url(t, key, &raw))
-    };
-    let auth = match kind.as_str() {
-        "basic" => {
-            let username = text("username", "add the account's user name (Jira: its e-mail)");
-            let password = secret("password");
-            Some(AuthConfig::Basic {
-                username: username?,
-                password: password?,
-            })
-        }
-        "bearer" => {
-            let token = secret("token");
-            let instance_url = url("instance_url");
-            if instance_url.is_some() && system != Some(System::Salesforce) {
-                problems.add(
-                    t.node("instance_url").and_then(|n| n.line),
-                    &format!("{}.instance_url", t.path),
-                    "`instance_url` is for Salesforce only".to_string(),
-                    "remove it; base_url is the instance",
-                );
-            }
-            Some(AuthConfig::Bearer {
-                token: token?,
-                instance_url,
-            })
-        }
-        "client_credentials" => {
-            let token_url = text("token_url", "add the OAuth token endpoint")
-                .and_then(|r| checked_url(t, "token_url", &r));
-            let client_id = text("client_id", "add the connected app's client id");
-            let client_secret = secret("client_secret");
-            let instance_url = url("instance_url");
-            Some(AuthConfig::ClientCredentials {
-                token_url: token_url?,
-                client_id: client_id?,
-                client_secret: client_secret?,
-                instance_url,
-            })
-        }
-        "api_key" => Some(AuthConfig::ApiKey {
-            api_key: secret("api_key")?,
-        }),
-        "authtoken" => Some(AuthConfig::AuthToken {
-            token: secret("token")?,
-        }),
-        "zoho_oauth" => {
-            let token_url = text("token_url", "add the Zoho accounts token endpoint")
-                .and_then(|r| checked_url(t, "token_url", &r));
-            let client_id = text("client_id", "add the Zoho client id");
-            let client_secret = secret("client_secret");
-            let refresh_token = secret("refresh_token");
-            Some(AuthConfig::ZohoOauth {
-                token_url: token_url?,
-                client_id: client_id?,
-                client_secret: client_secret?,
-                refresh_token: refresh_token?,
-            })
-        }
-        other => {
-            problems.add(
-                t.node("type").and_then(|n| n.line),
-                &format!("{}.type", t.path),
-                format!("unknown auth type \"{other}\""),
-                "use basic, bearer, client_credentials, api_key, authtoken or zoho_oauth",
-            );
-            None
-        }
-    };
-    t.allow(&["type"]);
-    t.finish();
-    auth
-}
-
-/// Parses a secret reference, refusing a literal secret without quoting it.
-fn secret_ref(
-    t: &TableReader<'_>,
-    key: &'static str,
-    value: &str,
-    base: &Path,
-) -> Option<SecretRef> {
-    if let Some(name) = value.strip_prefix("env:") {
-        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Some(SecretRef::Env(name.to_owned()));
-        }
-    } else if let Some(file) = value.strip_prefix("file:")
-        && !file.is_empty()
-    {
-        return Some(SecretRef::File(base.join(file)));
-    }
-    t.problems().add(
-        t.node(key).and_then(|n| n.line),
-        &format!("{}.{key}", t.path),
-        format!("`{key}` holds a literal secret or a malformed reference (its value is not shown)"),
-        format!("put the secret in an environment variable or a file and write {key} = \"env:NAME\" or \"file:PATH\""),
-    );
-    None
-}
-
 /// A URL we will send credentials to: https, or http on loopback only.
-fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url> {
+pub(super) fn checked_url(t: &TableReader<'_>, key: &'static str, raw: &str) -> Option<Url> {
     let line = t.node(key).and_then(|n| n.line);
     let path = format!("{}.{key}", t.path);
     // Messages show the URL without a user or password it may carry.
@@ -718,81 +538,6 @@ fn redact_url(raw: &str) -> String {
 pub fn parse_duration(value: &str) -> Option<Duration> {
     let span: jiff::SignedDuration = value.trim().parse().ok()?;
     Duration::try_from(span).ok()
-}
-
-/// Builds a connector's settings, resolving its secrets now.
-pub fn connector_settings(connector: &ConnectorConfig) -> Result<ConnectorSettings, String> {
-    let resolve = |r: &SecretRef| r.resolve();
-    let credentials = match &connector.auth {
-        AuthConfig::Basic { username, password } => Credentials::Basic {
-            username: username.clone(),
-            password: resolve(password)?,
-        },
-        AuthConfig::Bearer { token, .. } => Credentials::Bearer {
-            token: resolve(token)?,
-        },
-        AuthConfig::ApiKey { api_key } => Credentials::ApiKey {
-            key: resolve(api_key)?,
-        },
-        AuthConfig::AuthToken { token } => Credentials::AuthToken {
-            token: resolve(token)?,
-        },
-        AuthConfig::ClientCredentials {
-            token_url,
-            client_id,
-            client_secret,
-            ..
-        } => Credentials::OAuth(OAuthGrant {
-            token_url: token_url.clone(),
-            client_id: client_id.clone(),
-            client_secret: resolve(client_secret)?,
-            refresh_token: None,
-            scheme: TokenScheme::Bearer,
-        }),
-        AuthConfig::ZohoOauth {
-            token_url,
-            client_id,
-            client_secret,
-            refresh_token,
-        } => match (resolve(client_secret), resolve(refresh_token)) {
-            (Ok(client_secret), Ok(refresh_token)) => Credentials::OAuth(OAuthGrant {
-                token_url: token_url.clone(),
-                client_id: client_id.clone(),
-                client_secret,
-                refresh_token: Some(refresh_token),
-                scheme: TokenScheme::ZohoOauthtoken,
-            }),
-            // Both missing secrets are named at once.
-            (secret, refresh) => {
-                let missing: Vec<String> = [secret.err(), refresh.err()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                return Err(missing.join("; "));
-            }
-        },
-    };
-    let instance_url = match &connector.auth {
-        AuthConfig::Bearer { instance_url, .. }
-        | AuthConfig::ClientCredentials { instance_url, .. } => instance_url.clone(),
-        _ => None,
-    };
-    Ok(ConnectorSettings {
-        integration: connector.integration.clone(),
-        system: connector.system,
-        base_url: connector.base_url.clone(),
-        credentials,
-        instance_url,
-        lookup_field: connector
-            .lookup_by
-            .clone()
-            .unwrap_or_else(|| connector.system.default_lookup_field().to_owned()),
-        http: HttpSettings {
-            requests_per_minute: connector.requests_per_minute,
-            timeout: connector.timeout,
-            ..HttpSettings::default()
-        },
-    })
 }
 
 #[cfg(test)]
@@ -896,7 +641,9 @@ client_secret = "env:ITSMID_TEST_NO_SUCH_SECRET_A"
 refresh_token = "env:ITSMID_TEST_NO_SUCH_SECRET_B"
 "#;
         let config = Config::parse(Path::new("c.toml"), text).expect("valid");
-        let err = connector_settings(&config.connectors[0]).expect_err("secrets are missing");
+        let err = connector_settings(&config.connectors[0])
+            .expect_err("secrets are missing")
+            .to_string();
         assert!(
             err.contains("ITSMID_TEST_NO_SUCH_SECRET_A")
                 && err.contains("ITSMID_TEST_NO_SUCH_SECRET_B"),

@@ -27,14 +27,14 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use crate::cli::Outcome;
 use crate::config::Config;
 use crate::pipeline::RunOptions;
 use crate::report::Finding;
+use crate::verdict::Verdict;
 
 /// `itsmid serve`: reads the config once to find the address and the token,
 /// binds, and serves until Ctrl-C or SIGTERM.
-pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<Outcome> {
+pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|errors| anyhow!("{errors}"))?;
     let token = server_token(&config)?;
     let addr = match listen {
@@ -55,7 +55,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
         .context("cannot read the bound address")?;
     // Listen for the signals before saying we listen: a SIGTERM sent as soon
     // as the address is known must stop the daemon cleanly, not kill it.
-    let shutdown = shutdown_signal()?;
+    let shutdown = super::shutdown_signal()?;
     eprintln!("listening on http://{bound}");
     let settings = Settings {
         config_path: config_path.to_path_buf(),
@@ -63,28 +63,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
         interval: crate::pipeline::interval(&config),
         store_path: config.store.path.clone(),
     };
-    run(listener, settings, shutdown).await?;
-    Ok(Outcome::InOrder)
-}
-
-/// Resolves on SIGTERM or Ctrl-C; the handlers are installed before it
-/// returns, not when it is first polled.
-#[cfg(unix)]
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for Ctrl-C")?;
-    Ok(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
-}
-
-#[cfg(not(unix))]
-fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send> {
-    Ok(crate::cli::wait_for_shutdown())
+    run(listener, settings, shutdown).await
 }
 
 /// The bearer token from `server.token`; `serve` refuses to start without it.
@@ -185,13 +164,45 @@ where
     }
 }
 
+/// How a daemon run ended, as `/healthz` and the metrics label it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Ok,
+    Problems,
+    /// A source could not be read; nothing was loaded.
+    Refused,
+    /// The run could not be made: an invalid file, a missing secret.
+    Failed,
+}
+
+impl RunOutcome {
+    /// The one mapping of a run's verdict to its label; `None` is a run
+    /// that could not be made.
+    pub fn of(verdict: Option<Verdict>) -> RunOutcome {
+        match verdict {
+            Some(Verdict::InOrder) => RunOutcome::Ok,
+            Some(Verdict::Problems) => RunOutcome::Problems,
+            Some(Verdict::Refused) => RunOutcome::Refused,
+            None => RunOutcome::Failed,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Ok => "ok",
+            RunOutcome::Problems => "problems",
+            RunOutcome::Refused => "refused",
+            RunOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// The last run, for `/healthz`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
     pub finished_at: String,
-    /// `ok`, `problems`, `refused` (a source could not be read) or `failed`
-    /// (the run could not be made: an invalid file, a missing secret).
-    pub outcome: &'static str,
+    pub outcome: RunOutcome,
     pub seconds: f64,
     pub error: Option<String>,
 }
@@ -251,24 +262,19 @@ impl State {
     async fn run_once(&self) -> Duration {
         self.status().running = true;
         let started = Instant::now();
-        let result =
-            crate::pipeline_cli::check_and_load(&self.config_path, RunOptions::default()).await;
+        let result = super::check_and_load(&self.config_path, RunOptions::default()).await;
         let seconds = started.elapsed().as_secs_f64();
         let finished_at = jiff::Timestamp::now().to_string();
         match result {
             Ok(loaded) => {
-                let outcome = match crate::pipeline_cli::outcome(&loaded.load) {
-                    Outcome::InOrder => "ok",
-                    Outcome::Problems => "problems",
-                    Outcome::Refused => "refused",
-                };
+                let outcome = RunOutcome::of(Some(loaded.load.verdict()));
                 if let Some(error) = loaded.load.source_errors.first() {
                     tracing::error!(
                         "run: nothing was loaded; the store keeps the last load: {error}"
                     );
                 }
                 tracing::info!(
-                    outcome,
+                    outcome = outcome.as_str(),
                     errors = loaded.check.summary.errors,
                     warnings = loaded.check.summary.warnings,
                     users = loaded.load.counts.users,
@@ -300,10 +306,11 @@ impl State {
             Err(err) => {
                 let error = format!("{err:#}");
                 tracing::error!("run failed; still serving the last good report: {error}");
-                self.metrics.record_run("failed", None);
+                let outcome = RunOutcome::of(None);
+                self.metrics.record_run(outcome, None);
                 self.finish(LastRun {
                     finished_at,
-                    outcome: "failed",
+                    outcome,
                     seconds,
                     error: Some(error),
                 })

@@ -1,0 +1,128 @@
+//! The application: what the commands and the daemon share. Reading both
+//! files, building the connectors, running a check, a resolve, a load.
+//!
+//! Knows nothing of the command line, stdout or exit statuses (that is
+//! `cmd/`), and adds only context to the domain's errors: this is where
+//! `anyhow` starts.
+
+pub mod daemon;
+pub mod demo;
+mod shutdown;
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+
+pub use shutdown::shutdown_signal;
+
+use crate::check::{CheckRun, Connected};
+use crate::config::Config;
+use crate::identities::Identities;
+use crate::pipeline::{LoadReport, RunOptions};
+use crate::report::Report;
+use crate::resolve::Plan;
+
+/// Loads the config and the identities file it names; every input problem
+/// of both files at once.
+pub fn load_inputs(config_path: &Path) -> anyhow::Result<(Config, Identities)> {
+    let config = load_config(config_path)?;
+    let identities = Identities::load(&config.identities, &config.pipeline.custom_attributes)
+        .map_err(|errors| anyhow!("{errors}"))?;
+    Ok((config, identities))
+}
+
+/// The config alone, for the commands that only read the store.
+pub fn load_config(config_path: &Path) -> anyhow::Result<Config> {
+    Config::load(config_path).map_err(|errors| anyhow!("{errors}"))
+}
+
+/// Builds every connector, or says which secrets are missing (exit 2).
+pub fn connect(config: &Config) -> anyhow::Result<Vec<Connected>> {
+    crate::check::connect(config).map_err(|errors| {
+        anyhow!(
+            "cannot set up the connectors; nothing was checked:\n  {}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n  ")
+        )
+    })
+}
+
+/// Builds the connectors and runs the check, keeping the per-entry results
+/// the merge fills ITSM User IDs and names from.
+pub async fn check(config: &Config, identities: &Identities) -> anyhow::Result<CheckRun> {
+    let connected = connect(config)?;
+    Ok(crate::check::run(identities, &connected).await)
+}
+
+/// What `resolve` proposes after a fresh check; with `write`, the proposals
+/// are written into the identities file. `only` keeps one identity's
+/// proposals (`users add --resolve`).
+pub async fn resolve(
+    config: &Config,
+    identities: &Identities,
+    write: bool,
+    only: Option<&str>,
+) -> anyhow::Result<Plan> {
+    let connected = connect(config)?;
+    let run = crate::check::run(identities, &connected).await;
+    let mut plan = crate::resolve::plan(config, identities, &connected, &run).await;
+    if let Some(urid) = only {
+        plan.keep_only(urid);
+    }
+    if write {
+        plan.written = crate::resolve::write(identities, &plan)?;
+    }
+    Ok(plan)
+}
+
+/// Sources, merge, validate and load after a check, off the runtime.
+pub async fn run_load(
+    config: &Config,
+    identities: &Identities,
+    run: &CheckRun,
+    options: RunOptions,
+) -> anyhow::Result<LoadReport> {
+    let (config, identities) = (config.clone(), identities.clone());
+    let (report, entries) = (run.report.clone(), run.entries.clone());
+    tokio::task::spawn_blocking(move || {
+        crate::pipeline::run_blocking(&config, &identities, &report, &entries, options)
+    })
+    .await
+    .context("the load stopped unexpectedly")?
+    .map_err(anyhow::Error::from)
+}
+
+/// One pipeline run as `itsmid load` makes it.
+pub struct Loaded {
+    pub config: Config,
+    /// The check's report (SPEC section 5).
+    pub check: Report,
+    /// The load's report (SPEC section 6).
+    pub load: LoadReport,
+}
+
+/// Reads the inputs afresh, checks, then merges, validates and loads: the
+/// whole of `itsmid load`, shared with the daemon so that both always run
+/// the same steps.
+pub async fn check_and_load(config_path: &Path, options: RunOptions) -> anyhow::Result<Loaded> {
+    let (config, identities) = load_inputs(config_path)?;
+    let run = check(&config, &identities).await?;
+    let load = run_load(&config, &identities, &run, options).await?;
+    Ok(Loaded {
+        config,
+        check: run.report,
+        load,
+    })
+}
+
+/// Runs store and file work off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("the store read stopped unexpectedly")?
+}

@@ -1,0 +1,13 @@
+//! `itsmid resolve [--write]`: prints the proposed changes; `--write` puts
+//! them into the identities file.
+
+use super::{Args, emit};
+use crate::app;
+use crate::verdict::Verdict;
+
+pub async fn run(args: &Args, write: bool) -> anyhow::Result<Verdict> {
+    let (config, identities) = app::load_inputs(&args.config)?;
+    let plan = app::resolve(&config, &identities, write, None).await?;
+    emit(args, &plan.to_json(), &plan.to_table())?;
+    Ok(plan.verdict())
+}
