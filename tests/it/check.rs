@@ -594,7 +594,8 @@ async fn output_goes_to_the_file_and_secrets_never_appear_even_at_trace_level() 
     );
     assert!(output.stdout.is_empty());
     let report = std::fs::read_to_string(world.path().join("report.json")).unwrap();
-    let _: Value = serde_json::from_str(&report).expect("the file holds the JSON report");
+    let parsed: Value = serde_json::from_str(&report).expect("the file holds the JSON report");
+    crate::support::assert_matches_schema(&parsed);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("request"), "trace logging is on: {stderr}");
     for secret in [crate::support::SNOW_PASSWORD, crate::support::JIRA_TOKEN] {

@@ -209,6 +209,7 @@ async fn the_daemon_serves_the_report_metrics_and_users_and_stops_on_sigterm() {
     assert_eq!(status, 200);
     let report: Value = serde_json::from_str(&body).expect("the report is JSON");
     assert_eq!(report["schema"], "itsmid.report.v1");
+    crate::support::assert_matches_schema(&report);
     assert_eq!(report["summary"]["identities"], 2, "{report:#}");
 
     let (status, metrics) = daemon.get("/metrics").await;

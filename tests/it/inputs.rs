@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::support::{BOT, World, entry, run_in, with_user};
+use crate::support::{BOT, World, entry, run_in, stdout_json, with_user};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_config_lists_every_problem_with_lines_and_exits_2() {
@@ -179,7 +179,7 @@ async fn the_demo_shows_each_kind_of_problem_and_its_json_is_the_report() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let report = stdout_json(&output);
     assert_eq!(report["schema"], "itsmid.report.v1");
     assert_eq!(report["complete"], true);
     let codes: Vec<&str> = report["findings"]
@@ -263,7 +263,7 @@ async fn simulate_serves_a_system_that_check_can_use() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = stdout_json(&output);
     assert_eq!(report["summary"]["verified"], 1);
 }
 
@@ -275,7 +275,7 @@ async fn the_demo_report_matches_its_snapshots() {
     let demo_dir = dir.path().join("demo");
     let demo = demo_dir.to_str().unwrap();
     let output = run_in(dir.path(), &["demo", "--format", "json", "--dir", demo]).await;
-    let mut report: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    let mut report = stdout_json(&output);
     report["generated_at"] = Value::from("[generated_at]");
     insta::assert_json_snapshot!("demo-report", report);
     let output = run_in(dir.path(), &["demo", "--format", "table", "--dir", demo]).await;

@@ -6,6 +6,7 @@ mod daemon;
 mod inputs;
 mod pipeline;
 mod resolve;
+mod schemas;
 mod support;
 mod systems;
 mod users;

@@ -10,7 +10,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::Fault;
 use serde_json::Value;
 
-use crate::support::{BOT, World, entry, run_in, run_with_env};
+use crate::support::{BOT, World, entry, run_in, run_with_env, stdout_json};
 
 const STORE_AND_SOURCE: &str = r#"
 [store]
@@ -59,14 +59,9 @@ fn write(dir: &Path, name: &str, text: &str) {
     std::fs::write(dir.join(name), text).expect("write a test file");
 }
 
+/// The output as JSON; a load report is checked against its schema.
 fn json(output: &std::process::Output) -> Value {
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not JSON ({err}):\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })
+    stdout_json(output)
 }
 
 async fn load(dir: &Path, extra: &[&str]) -> (i32, Value) {

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::sync::OnceLock;
 
 use itsmid_connectors::System;
 use itsmid_connectors::sim::{AnySimulator, Fault};
@@ -105,17 +106,90 @@ password = "file:jira-token"
         run_in(self.path(), args).await
     }
 
-    /// `itsmid check --format json`: the exit code and the parsed report.
+    /// `itsmid check --format json`: the exit code and the parsed report,
+    /// valid against `schemas/report.v1.schema.json`.
     pub async fn check(&self) -> (i32, Value) {
         let output = self.run(&["check", "--format", "json"]).await;
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-            panic!(
-                "stdout is not JSON ({err}); stderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+        let report = stdout_json(&output);
+        assert_eq!(report["schema"], "itsmid.report.v1", "{report:#}");
         (output.status.code().unwrap_or(-1), report)
     }
+}
+
+/// The published JSON Schemas (`schemas/`), by the `schema` value of the
+/// documents they describe.
+const SCHEMAS: [(&str, &str); 2] = [
+    (
+        "itsmid.report.v1",
+        include_str!("../../schemas/report.v1.schema.json"),
+    ),
+    (
+        "itsmid.load.v1",
+        include_str!("../../schemas/load.v1.schema.json"),
+    ),
+];
+
+/// Each published schema compiled once for the whole test binary.
+fn validators() -> &'static [(&'static str, jsonschema::Validator)] {
+    static VALIDATORS: OnceLock<Vec<(&'static str, jsonschema::Validator)>> = OnceLock::new();
+    VALIDATORS.get_or_init(|| {
+        SCHEMAS
+            .iter()
+            .map(|(name, text)| {
+                let schema: Value = serde_json::from_str(text)
+                    .unwrap_or_else(|err| panic!("the schema of {name} is not JSON: {err}"));
+                let validator = jsonschema::draft202012::options()
+                    .should_validate_formats(true)
+                    .build(&schema)
+                    .unwrap_or_else(|err| panic!("the schema of {name} does not compile: {err}"));
+                (*name, validator)
+            })
+            .collect()
+    })
+}
+
+/// Every way `document` breaks the published schema its `schema` field
+/// names, each as `path: problem`; empty when it conforms. `None` when no
+/// schema is published for it (lint, resolve, explain, history and diff
+/// output, `users` listings).
+pub fn schema_violations(document: &Value) -> Option<Vec<String>> {
+    let name = document.get("schema")?.as_str()?;
+    let (_, validator) = validators().iter().find(|(known, _)| *known == name)?;
+    Some(
+        validator
+            .iter_errors(document)
+            .map(|error| format!("{}: {error}", error.instance_path()))
+            .collect(),
+    )
+}
+
+/// Panics unless `document` conforms to the published schema its `schema`
+/// field names. Every JSON document the tests read from the binary passes
+/// through it, so a report that breaks its schema fails each test that
+/// sees one.
+pub fn assert_matches_schema(document: &Value) {
+    if let Some(violations) = schema_violations(document)
+        && !violations.is_empty()
+    {
+        panic!(
+            "the {} document breaks its schema:\n  {}\n{document:#}",
+            document["schema"],
+            violations.join("\n  ")
+        );
+    }
+}
+
+/// The binary's stdout as one JSON document, checked against its schema.
+pub fn stdout_json(output: &Output) -> Value {
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not JSON ({err}):\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    assert_matches_schema(&document);
+    document
 }
 
 pub async fn run_in(dir: &Path, args: &[&str]) -> Output {

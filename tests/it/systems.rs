@@ -7,7 +7,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::{AnySimulator, Fault};
 use serde_json::Value;
 
-use crate::support::{entry_of, findings, fixture, run_in, system_row};
+use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row};
 
 /// How to log in to one system's simulator, and its demo bot.
 struct Profile {
@@ -125,12 +125,8 @@ impl One {
 
     async fn check(&self) -> (i32, Value) {
         let output = run_in(self.dir.path(), &["check", "--format", "json"]).await;
-        let report = serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
-            panic!(
-                "not JSON ({err}): {}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
+        let report = stdout_json(&output);
+        assert_eq!(report["schema"], "itsmid.report.v1", "{report:#}");
         (output.status.code().unwrap_or(-1), report)
     }
 }
