@@ -454,3 +454,146 @@ fn new_table(header: &[&str]) -> Table {
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A position per variant: a new code does not compile here until it is
+    /// named, and the test below fails until `ALL` holds it.
+    fn position(code: FindingCode) -> usize {
+        match code {
+            FindingCode::UnknownIntegration => 0,
+            FindingCode::BotEntryMissing => 1,
+            FindingCode::DuplicateEntry => 2,
+            FindingCode::NotFound => 3,
+            FindingCode::Ambiguous => 4,
+            FindingCode::Inactive => 5,
+            FindingCode::ItsmUserIdMismatch => 6,
+            FindingCode::MalformedItsmUserId => 7,
+            FindingCode::SharedItsmAccount => 8,
+            FindingCode::BotCredentialMismatch => 9,
+            FindingCode::SystemUnavailable => 10,
+            FindingCode::ItsmUserIdMissing => 11,
+            FindingCode::NameMismatch => 12,
+            FindingCode::ExternalIdNotCanonical => 13,
+            FindingCode::BotSetting => 14,
+            FindingCode::AccountType => 15,
+        }
+    }
+
+    #[test]
+    fn all_holds_every_finding_code_once_in_order() {
+        let positions: Vec<usize> = FindingCode::ALL.iter().map(|c| position(*c)).collect();
+        assert_eq!(positions, (0..FindingCode::ALL.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn each_code_is_written_as_its_serialized_name() {
+        for code in FindingCode::ALL {
+            let json = serde_json::to_value(code).expect("a code serializes");
+            assert_eq!(json, serde_json::Value::from(code.as_str()), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn severities_are_spec_section_5s() {
+        let warnings = [
+            "ITSM_USER_ID_MISSING",
+            "NAME_MISMATCH",
+            "EXTERNAL_ID_NOT_CANONICAL",
+            "BOT_SETTING",
+            "ACCOUNT_TYPE",
+        ];
+        for code in FindingCode::ALL {
+            let expected = if warnings.contains(&code.as_str()) {
+                Severity::Warning
+            } else {
+                Severity::Error
+            };
+            assert_eq!(code.severity(), expected, "{}", code.as_str());
+        }
+    }
+
+    #[test]
+    fn the_published_schema_lists_every_code_with_its_severity() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schemas/report.v1.schema.json"))
+                .expect("the schema is JSON");
+        let listed = schema["$defs"]["code"]["enum"]
+            .as_array()
+            .expect("the schema lists the codes");
+        let warnings = schema["$defs"]["finding"]["allOf"][0]["if"]["properties"]["code"]["enum"]
+            .as_array()
+            .expect("the schema lists the warning codes");
+        for code in FindingCode::ALL {
+            let name = serde_json::Value::from(code.as_str());
+            assert!(
+                listed.contains(&name),
+                "{} is not in the schema",
+                code.as_str()
+            );
+            assert_eq!(
+                warnings.contains(&name),
+                code.severity() == Severity::Warning,
+                "{}'s severity in the schema",
+                code.as_str()
+            );
+        }
+    }
+
+    #[test]
+    fn a_finding_takes_its_severity_from_its_code() {
+        let finding = Finding::new(FindingCode::NameMismatch, "differs", "fix it");
+        assert_eq!(finding.severity, Severity::Warning);
+        let finding = Finding::new(FindingCode::Inactive, "inactive", "reactivate");
+        assert_eq!(finding.severity, Severity::Error);
+    }
+
+    fn report(errors: usize, warnings: usize) -> Report {
+        Report {
+            schema: SCHEMA,
+            generated_at: "2026-12-06T10:00:00Z".into(),
+            complete: true,
+            summary: Summary {
+                errors,
+                warnings,
+                ..Summary::default()
+            },
+            systems: Vec::new(),
+            findings: Vec::new(),
+            identities: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn warnings_alone_are_in_order_and_any_error_is_a_problem() {
+        assert_eq!(report(0, 3).verdict(), Verdict::InOrder);
+        assert_eq!(report(1, 0).verdict(), Verdict::Problems);
+    }
+
+    #[test]
+    fn statuses_serialize_to_the_contracts_strings() {
+        for (value, text) in [
+            (serde_json::to_value(SystemStatus::Ok), "ok"),
+            (
+                serde_json::to_value(SystemStatus::Unavailable),
+                "unavailable",
+            ),
+            (serde_json::to_value(CredentialCheck::Mismatch), "mismatch"),
+            (
+                serde_json::to_value(EntryStatus::UnknownIntegration),
+                "unknown_integration",
+            ),
+            (serde_json::to_value(EntryStatus::NotFound), "not_found"),
+        ] {
+            assert_eq!(value.expect("serializes"), serde_json::Value::from(text));
+        }
+        for status in [SystemStatus::Ok, SystemStatus::Unavailable] {
+            assert_eq!(
+                serde_json::to_value(status).expect("serializes"),
+                serde_json::Value::from(status.as_str())
+            );
+        }
+    }
+}

@@ -52,8 +52,11 @@ pub struct RunOptions {
 /// Why nothing could be loaded (exit 2).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    #[error("{0}")]
-    Config(String),
+    #[error("{}: {source}", file.display())]
+    JoiningKey {
+        file: std::path::PathBuf,
+        source: model::JoiningKeyError,
+    },
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -261,7 +264,10 @@ pub fn run_blocking(
         &source_names,
         &config.pipeline.joining_key,
     )
-    .map_err(|e| PipelineError::Config(format!("{}: {e}", config.path.display())))?;
+    .map_err(|source| PipelineError::JoiningKey {
+        file: config.path.clone(),
+        source,
+    })?;
     let mut report = LoadReport::new(check, options.dry_run, config);
 
     let mut merger = merge::Merger::new(&schema);

@@ -44,6 +44,13 @@ const USER_EMAILS: &str = "user_emails";
 const CHANNELS: &str = "channels";
 const IDM: &str = "idm";
 
+/// `pipeline.joining_key` names no string attribute.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "pipeline.joining_key \"{0}\" is not a string attribute; use e.g. \"email_addr\" or \"employee_id\""
+)]
+pub struct JoiningKeyError(pub String);
+
 /// The attribute table of one run: the fixed attributes, then the custom
 /// attributes registered in `pipeline.custom_attributes`; and the origins:
 /// each source by name, then `manual`, `bot`, `resolved` (the check found it
@@ -66,7 +73,7 @@ impl Schema {
         custom_attributes: &[String],
         source_names: &[String],
         joining_key: &str,
-    ) -> Result<Schema, String> {
+    ) -> Result<Schema, JoiningKeyError> {
         let mut names: Vec<String> = STRING_ATTRIBUTES.iter().map(|s| (*s).to_owned()).collect();
         let mut kinds = vec![AttrKind::Text; names.len()];
         for (name, kind) in [
@@ -95,9 +102,7 @@ impl Schema {
         schema.joining_key = match schema.attr(joining_key) {
             Some(id) if schema.kind(id) == AttrKind::Text => id,
             _ => {
-                return Err(format!(
-                    "pipeline.joining_key \"{joining_key}\" is not a string attribute; use e.g. \"email_addr\" or \"employee_id\""
-                ));
+                return Err(JoiningKeyError(joining_key.to_owned()));
             }
         };
         schema.email_key = joining_key.contains("email");
