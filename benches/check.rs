@@ -89,7 +89,7 @@ fn salesforce_id(i: usize) -> String {
     let base = format!("0055e{:010}", i);
     itsmid_connectors::System::Salesforce
         .parse_itsm_user_id(&base)
-        .map(|id| id.0)
+        .map(|id| id.into_string())
         .unwrap_or(base)
 }
 

@@ -29,7 +29,7 @@ pub use http::{
 /// Matched case-sensitively: `SNOW` is another integration.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Integration(pub String);
+pub struct Integration(String);
 
 impl Integration {
     pub fn new(value: impl Into<String>) -> Self {
@@ -38,6 +38,11 @@ impl Integration {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The value itself, for callers that keep it as text.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -51,7 +56,7 @@ impl fmt::Display for Integration {
 /// `emailAddress`, ...). Not the record id: that is [`ItsmUserId`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ExternalId(pub String);
+pub struct ExternalId(String);
 
 impl ExternalId {
     pub fn new(value: impl Into<String>) -> Self {
@@ -60,6 +65,11 @@ impl ExternalId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The value itself, for callers that keep it as text.
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     /// External IDs are logins and e-mail addresses: every system here
@@ -79,7 +89,7 @@ impl fmt::Display for ExternalId {
 /// ...), always in the system's canonical form once it leaves a connector.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ItsmUserId(pub String);
+pub struct ItsmUserId(String);
 
 impl ItsmUserId {
     pub fn new(value: impl Into<String>) -> Self {
@@ -88,6 +98,11 @@ impl ItsmUserId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The value itself, for callers that keep it as text.
+    pub fn into_string(self) -> String {
+        self.0
     }
 }
 
@@ -109,6 +124,9 @@ pub enum System {
 }
 
 impl System {
+    /// Every system, in declaration order. Listings (`demo`, `simulate`, the
+    /// config's errors) come from here; a unit test fails until a new
+    /// variant is added.
     pub const ALL: [System; 5] = [
         System::ServiceNow,
         System::Jira,
@@ -132,13 +150,25 @@ impl System {
     }
 
     /// The auth types the system accepts (SPEC section 3).
-    pub fn auth_types(self) -> &'static [&'static str] {
+    pub fn auth_types(self) -> &'static [AuthType] {
         match self {
-            System::ServiceNow => &["basic", "bearer"],
-            System::Jira => &["basic", "bearer"],
-            System::Salesforce => &["bearer", "client_credentials"],
-            System::Freshservice => &["api_key"],
-            System::ManageEngine => &["authtoken", "zoho_oauth"],
+            System::ServiceNow => &[AuthType::Basic, AuthType::Bearer],
+            System::Jira => &[AuthType::Basic, AuthType::Bearer],
+            System::Salesforce => &[AuthType::Bearer, AuthType::ClientCredentials],
+            System::Freshservice => &[AuthType::ApiKey],
+            System::ManageEngine => &[AuthType::AuthToken, AuthType::ZohoOauth],
+        }
+    }
+
+    /// Whether the token answer or the config names an instance URL that
+    /// API calls go to instead of `base_url` (Salesforce: the login host
+    /// hands out tokens, the instance serves the API).
+    pub fn has_instance_url(self) -> bool {
+        match self {
+            System::Salesforce => true,
+            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
+                false
+            }
         }
     }
 
@@ -167,7 +197,7 @@ impl System {
     /// Checks that `raw` can be an ITSM User ID of this system and returns
     /// it in canonical form. Offline: `lint` and `check` both use it, and a
     /// malformed id is never sent.
-    pub fn parse_itsm_user_id(self, raw: &str) -> Result<ItsmUserId, String> {
+    pub fn parse_itsm_user_id(self, raw: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
         let value = raw.trim();
         match self {
             System::ServiceNow => servicenow::parse_sys_id(value),
@@ -177,9 +207,107 @@ impl System {
             System::Salesforce => salesforce::parse_id(value),
         }
     }
+
+    /// Whether `stored` is this system's short form of an ITSM User ID, one
+    /// that [`System::parse_itsm_user_id`] lengthens into the canonical form:
+    /// a 15-character Salesforce Id, whose canonical form has 18. Resolve
+    /// says such a change is the same record in its long form, not a stale
+    /// id; the other systems have no short form.
+    pub fn short_id_form(self, stored: &str) -> bool {
+        match self {
+            System::Salesforce => stored.len() == 15 && salesforce::parse_id(stored).is_ok(),
+            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
+                false
+            }
+        }
+    }
+
+    /// The field that holds a user's e-mail address. Resolve suggests an
+    /// account for an entry that was not found by looking the identity's
+    /// e-mail addresses up in this field, whatever `lookup_by` says.
+    pub fn email_field(self) -> &'static str {
+        match self {
+            System::ServiceNow => "email",
+            System::Jira => "emailAddress",
+            System::Salesforce => "Email",
+            System::Freshservice => "primary_email",
+            System::ManageEngine => "email_id",
+        }
+    }
 }
 
 impl fmt::Display for System {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored ITSM User ID that its system's format refuses: it is never
+/// sent. Displays as the reason the administrator reads in the finding,
+/// naming the format and the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{why}")]
+pub struct InvalidItsmUserId {
+    system: System,
+    why: String,
+}
+
+impl InvalidItsmUserId {
+    pub(crate) fn new(system: System, why: impl Into<String>) -> Self {
+        InvalidItsmUserId {
+            system,
+            why: why.into(),
+        }
+    }
+
+    /// The system whose format refused the id.
+    pub fn system(&self) -> System {
+        self.system
+    }
+}
+
+/// An `[connectors.auth]` table's `type` (SPEC section 3). The config
+/// matches it exhaustively, so a new type does not compile until the config
+/// knows its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AuthType {
+    Basic,
+    Bearer,
+    ClientCredentials,
+    ApiKey,
+    AuthToken,
+    ZohoOauth,
+}
+
+impl AuthType {
+    /// Every type, in SPEC section 3's order.
+    pub const ALL: [AuthType; 6] = [
+        AuthType::Basic,
+        AuthType::Bearer,
+        AuthType::ClientCredentials,
+        AuthType::ApiKey,
+        AuthType::AuthToken,
+        AuthType::ZohoOauth,
+    ];
+
+    /// The name the config file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::Basic => "basic",
+            AuthType::Bearer => "bearer",
+            AuthType::ClientCredentials => "client_credentials",
+            AuthType::ApiKey => "api_key",
+            AuthType::AuthToken => "authtoken",
+            AuthType::ZohoOauth => "zoho_oauth",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AuthType> {
+        AuthType::ALL.into_iter().find(|t| t.as_str() == value)
+    }
+}
+
+impl fmt::Display for AuthType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -244,7 +372,7 @@ impl Lookup {
     }
 
     /// A stored ITSM User ID the system's format refuses: never sent.
-    pub fn unsendable_id(why: &str) -> Lookup {
+    pub fn unsendable_id(why: impl fmt::Display) -> Lookup {
         Lookup::refused(format!("{why}; it was not sent"))
     }
 }
@@ -392,5 +520,144 @@ impl AnyConnector {
             AnyConnector::ManageEngine(c) => c.bot_setting_problems(bot),
             AnyConnector::Salesforce(c) => c.bot_setting_problems(bot),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variant names serde derives for `System`: every variant, with
+    /// no list kept by hand.
+    fn serde_variant_names() -> &'static [&'static str] {
+        use serde::de::{self, Deserializer, Visitor};
+
+        struct Capture(Option<&'static [&'static str]>);
+
+        impl<'de> Deserializer<'de> for &mut Capture {
+            type Error = de::value::Error;
+
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(de::Error::custom("System deserializes as an enum"))
+            }
+
+            fn deserialize_enum<V: Visitor<'de>>(
+                self,
+                _name: &'static str,
+                variants: &'static [&'static str],
+                _visitor: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0 = Some(variants);
+                Err(de::Error::custom("captured"))
+            }
+
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map struct identifier ignored_any
+            }
+        }
+
+        let mut capture = Capture(None);
+        let _ = System::deserialize(&mut capture);
+        capture.0.expect("a derived enum asks for its variants")
+    }
+
+    #[test]
+    fn system_all_holds_every_variant_once() {
+        // `demo`, `simulate` and the config's errors list systems from
+        // `System::ALL`: a variant missing from it would be silently skipped.
+        // Declaration order, as serde lists them.
+        let names: Vec<&str> = System::ALL.map(System::as_str).to_vec();
+        assert_eq!(names, serde_variant_names());
+    }
+
+    /// A position per variant: a new auth type does not compile here until
+    /// named, and the test fails until `AuthType::ALL` holds it.
+    fn auth_position(auth: AuthType) -> usize {
+        match auth {
+            AuthType::Basic => 0,
+            AuthType::Bearer => 1,
+            AuthType::ClientCredentials => 2,
+            AuthType::ApiKey => 3,
+            AuthType::AuthToken => 4,
+            AuthType::ZohoOauth => 5,
+        }
+    }
+
+    #[test]
+    fn auth_type_all_holds_every_variant_once_and_each_parses_back() {
+        let positions: Vec<usize> = AuthType::ALL.map(auth_position).to_vec();
+        assert_eq!(positions, (0..AuthType::ALL.len()).collect::<Vec<_>>());
+        for auth in AuthType::ALL {
+            assert_eq!(AuthType::parse(auth.as_str()), Some(auth));
+        }
+        assert_eq!(AuthType::parse("Basic"), None);
+    }
+
+    #[test]
+    fn every_system_accepts_at_least_one_auth_type() {
+        for system in System::ALL {
+            assert!(!system.auth_types().is_empty(), "{system}");
+        }
+    }
+
+    #[test]
+    fn each_system_names_the_field_that_holds_an_email_address() {
+        let fields: Vec<(System, &str)> = System::ALL
+            .map(|system| (system, system.email_field()))
+            .to_vec();
+        assert_eq!(
+            fields,
+            [
+                (System::ServiceNow, "email"),
+                (System::Jira, "emailAddress"),
+                (System::Salesforce, "Email"),
+                (System::Freshservice, "primary_email"),
+                (System::ManageEngine, "email_id"),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_a_fifteen_character_salesforce_id_is_a_short_form() {
+        let short = "0055e000003MwBt";
+        assert!(System::Salesforce.short_id_form(short));
+        let long = System::Salesforce
+            .parse_itsm_user_id(short)
+            .expect("a valid 15-character Id");
+        assert_eq!(long.as_str(), "0055e000003MwBtAAK");
+        assert!(!System::Salesforce.short_id_form(long.as_str()));
+        // Fifteen characters that are no Salesforce Id.
+        assert!(!System::Salesforce.short_id_form("pat@example.com"));
+        assert!(!System::Salesforce.short_id_form(" 0055e000003MwB"));
+        for system in [
+            System::ServiceNow,
+            System::Jira,
+            System::Freshservice,
+            System::ManageEngine,
+        ] {
+            assert!(!system.short_id_form("123456789012345"), "{system}");
+        }
+    }
+
+    #[test]
+    fn a_refused_id_reads_as_its_reason_and_names_its_system() {
+        let refused = System::ServiceNow
+            .parse_itsm_user_id(" ")
+            .expect_err("an empty sys_id");
+        assert_eq!(refused.system(), System::ServiceNow);
+        assert_eq!(
+            refused.to_string(),
+            "the sys_id is empty; a ServiceNow sys_id has 32 hexadecimal characters"
+        );
+        let refused = System::Freshservice
+            .parse_itsm_user_id("0")
+            .expect_err("zero is no Freshservice id");
+        assert_eq!(refused.system(), System::Freshservice);
+        assert_eq!(
+            refused.to_string(),
+            "the id is 0; a Freshservice id is a positive whole number"
+        );
     }
 }

@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
 };
 use query::Placement;
 use wire::Record;
@@ -306,29 +306,38 @@ impl Client {
 
 /// Checks and canonicalises a stored Freshservice id: a positive decimal
 /// integer, written without sign, spaces or other characters.
-pub fn parse_id(value: &str) -> Result<ItsmUserId, String> {
+pub fn parse_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
     parse_number(value).map(|number| ItsmUserId::new(number.to_string()))
 }
 
 /// [`parse_id`] as the number that goes into a path.
-fn parse_number(value: &str) -> Result<u64, String> {
+fn parse_number(value: &str) -> Result<u64, InvalidItsmUserId> {
     if value.is_empty() {
-        return Err("the id is empty; a Freshservice id is a positive whole number".into());
-    }
-    if let Some(bad) = value.chars().find(|c| !c.is_ascii_digit()) {
-        return Err(format!(
-            "the id contains {bad:?}; a Freshservice id is a positive whole number written with \
-             the digits 0-9 only"
+        return Err(invalid(
+            "the id is empty; a Freshservice id is a positive whole number",
         ));
     }
+    if let Some(bad) = value.chars().find(|c| !c.is_ascii_digit()) {
+        return Err(invalid(format!(
+            "the id contains {bad:?}; a Freshservice id is a positive whole number written with \
+             the digits 0-9 only"
+        )));
+    }
     match value.parse::<u64>() {
-        Ok(0) => Err("the id is 0; a Freshservice id is a positive whole number".into()),
+        Ok(0) => Err(invalid(
+            "the id is 0; a Freshservice id is a positive whole number",
+        )),
         Ok(number) => Ok(number),
-        Err(_) => Err(format!(
+        Err(_) => Err(invalid(format!(
             "the id has {} digits, more than any Freshservice id can have",
             value.len()
-        )),
+        ))),
     }
+}
+
+/// An id this system's format refuses, with the reason the administrator reads.
+fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
+    InvalidItsmUserId::new(System::Freshservice, why)
 }
 
 /// How long to hold the next request back, given an answer's
@@ -581,7 +590,7 @@ mod tests {
             "1.0",
             "99999999999999999999999",
         ] {
-            let message = parse_id(bad).expect_err(bad);
+            let message = parse_id(bad).expect_err(bad).to_string();
             assert!(message.contains("id"), "{message}");
             assert!(!message.contains('\n'));
         }

@@ -20,7 +20,7 @@ use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::query::MAX_QUERY_CHARS;
-use crate::sim::{Faults, SimCredentials, json_response, query_param, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, json_response, query_param, with_delay};
 
 /// Enterprise plan's requests per minute, unless the fixture says otherwise.
 const DEFAULT_RATE_LIMIT: u32 = 500;
@@ -59,7 +59,7 @@ struct FixtureFile {
 impl SimData {
     /// Parses a fixture, refusing unknown keys, records without a numeric
     /// `id` and ids used twice in one list.
-    pub fn parse(text: &str) -> Result<SimData, String> {
+    pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let file: FixtureFile = serde_json::from_str(text).map_err(|err| {
             format!(
                 "{err} (expected {{\"requesters\": [...], \"agents\": [...], \"simulator\": {{...}}}})"
@@ -69,14 +69,14 @@ impl SimData {
             let mut seen = BTreeSet::new();
             for (index, record) in records.iter().enumerate() {
                 let Some(id) = record.get("id").and_then(Value::as_u64) else {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "{name}[{index}] has no id: every record needs its numeric `id`"
-                    ));
+                    )));
                 };
                 if !seen.insert(id) {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "{name}[{index}]: id {id} is used by an earlier record; give each its own"
-                    ));
+                    )));
                 }
             }
         }
@@ -769,11 +769,14 @@ mod tests {
     fn fixtures_without_ids_or_with_unknown_keys_are_refused() {
         let missing =
             SimData::parse(r#"{"requesters":[{"primary_email":"x"}]}"#).expect_err("no id");
-        assert!(missing.contains("requesters[0] has no id"), "{missing}");
+        assert!(
+            missing.to_string().contains("requesters[0] has no id"),
+            "{missing}"
+        );
         let unknown = SimData::parse(r#"{"users":[]}"#).expect_err("unknown key");
-        assert!(unknown.contains("users"), "{unknown}");
+        assert!(unknown.to_string().contains("users"), "{unknown}");
         let twice = SimData::parse(r#"{"agents":[{"id":1},{"id":1}]}"#).expect_err("twice");
-        assert!(twice.contains("agents[1]"), "{twice}");
+        assert!(twice.to_string().contains("agents[1]"), "{twice}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use reqwest::StatusCode;
 use crate::http::RequestSpec;
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
 };
 
 const BULK_PATH: &str = "/rest/api/3/user/bulk";
@@ -95,8 +95,10 @@ impl Client {
             for user in self.bulk_batch(&batch).await? {
                 // Re-checked against what was asked: a record for an id not
                 // in this batch is not evidence for any key.
-                if batch.contains(&user.itsm_user_id.0) {
-                    let users = found.entry(user.itsm_user_id.0.clone()).or_default();
+                if batch.iter().any(|id| id == user.itsm_user_id.as_str()) {
+                    let users = found
+                        .entry(user.itsm_user_id.as_str().to_owned())
+                        .or_default();
                     if !users.contains(&user) {
                         users.push(user);
                     }
@@ -283,28 +285,37 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// "1-128 letters, digits, hyphens and colons" (Atlassian's user privacy
 /// guide). Offline, so `lint` catches a pasted e-mail or name before any
 /// request is sent.
-pub fn parse_account_id(value: &str) -> Result<ItsmUserId, String> {
+pub fn parse_account_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
     if value.is_empty() {
-        return Err("The Jira accountId is empty; copy it from the user's profile URL in Jira (for example 5b10ac8d82e05b22cc7d4ef5).".into());
+        return Err(invalid(
+            "The Jira accountId is empty; copy it from the user's profile URL in Jira (for example 5b10ac8d82e05b22cc7d4ef5).",
+        ));
     }
     if value.contains('@') {
-        return Err("This looks like an e-mail address, not a Jira accountId; put the e-mail in external_id and the accountId (for example 5b10ac8d82e05b22cc7d4ef5) in itsm_user_id.".into());
+        return Err(invalid(
+            "This looks like an e-mail address, not a Jira accountId; put the e-mail in external_id and the accountId (for example 5b10ac8d82e05b22cc7d4ef5) in itsm_user_id.",
+        ));
     }
     let length = value.chars().count();
     if length > 128 {
-        return Err(format!(
+        return Err(invalid(format!(
             "The Jira accountId is {length} characters long, but accountIds have at most 128."
-        ));
+        )));
     }
     if let Some(bad) = value
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == ':'))
     {
-        return Err(format!(
+        return Err(invalid(format!(
             "The Jira accountId contains {bad:?}, but accountIds hold only letters, digits, '-' and ':' (for example 5b10ac8d82e05b22cc7d4ef5 or 557058:f58131cb-b67d-43c7-b30d-6b58d40bd077)."
-        ));
+        )));
     }
     Ok(ItsmUserId::new(value))
+}
+
+/// An id this system's format refuses, with the reason the administrator reads.
+fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
+    InvalidItsmUserId::new(System::Jira, why)
 }
 
 impl Connector for Client {
@@ -318,9 +329,9 @@ impl Connector for Client {
             match key {
                 LookupKey::ItsmUserId(id) => match parse_account_id(id.as_str()) {
                     Ok(_) => {
-                        ids.insert(id.0.clone());
+                        ids.insert(id.as_str().to_owned());
                     }
-                    Err(why) => lookups.insert(key.clone(), Lookup::refused(&why)),
+                    Err(why) => lookups.insert(key.clone(), Lookup::refused(why.to_string())),
                 },
                 LookupKey::ExternalId(email) => {
                     let trimmed = email.as_str().trim();
@@ -407,13 +418,15 @@ mod tests {
 
     #[test]
     fn values_that_cannot_be_account_ids_are_refused_with_a_reason() {
-        let empty = parse_account_id("").unwrap_err();
+        let empty = parse_account_id("").unwrap_err().to_string();
         assert!(empty.contains("empty"), "{empty}");
-        let email = parse_account_id("pat@acme.com").unwrap_err();
+        let email = parse_account_id("pat@acme.com").unwrap_err().to_string();
         assert!(email.contains("e-mail"), "{email}");
-        let long = parse_account_id(&"a".repeat(129)).unwrap_err();
+        let long = parse_account_id(&"a".repeat(129)).unwrap_err().to_string();
         assert!(long.contains("129"), "{long}");
-        let space = parse_account_id("5b10ac8d 82e05b22").unwrap_err();
+        let space = parse_account_id("5b10ac8d 82e05b22")
+            .unwrap_err()
+            .to_string();
         assert!(space.contains("' '"), "{space}");
         assert!(parse_account_id(&"a".repeat(128)).is_ok());
         assert!(parse_account_id("a&accountId=b").is_err());

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Caller, Faults, SimCredentials, query_param, query_params};
+use crate::sim::{Caller, Faults, InvalidSimData, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
 /// hides: the search still matches it, but it is never returned.
@@ -59,7 +59,7 @@ pub struct SimData {
 impl SimData {
     /// Parses and checks fixture text; the error names the user and the
     /// field that is wrong.
-    pub fn parse(text: &str) -> Result<SimData, String> {
+    pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let file: FixtureFile = serde_path_to_error::deserialize(&mut deserializer)
             .map_err(|err| format!("at `{}`: {}", err.path(), err.inner()))?;
@@ -68,10 +68,10 @@ impl SimData {
         for (index, value) in file.values.into_iter().enumerate() {
             let user = parse_user(index, value)?;
             if !seen.insert(user.account_id.clone()) {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "values[{index}]: accountId {} is used by an earlier user; accountIds are unique",
                     user.account_id
-                ));
+                )));
             }
             users.push(user);
         }
@@ -81,9 +81,9 @@ impl SimData {
             if let Some(user) = user
                 && !seen.contains(user)
             {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "simulator credential {index}: user {user} is not the accountId of any user in `values`"
-                ));
+                )));
             }
         }
         Ok(SimData {
@@ -98,11 +98,9 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
         return Err(format!("values[{index}]: a user must be a JSON object"));
     };
     let account_id = match object.get("accountId") {
-        Some(Value::String(id)) => {
-            super::parse_account_id(id)
-                .map_err(|why| format!("values[{index}]: accountId: {why}"))?
-                .0
-        }
+        Some(Value::String(id)) => super::parse_account_id(id)
+            .map_err(|why| format!("values[{index}]: accountId: {why}"))?
+            .into_string(),
         Some(_) => return Err(format!("values[{index}]: accountId must be a string")),
         None => return Err(format!("values[{index}]: the user has no accountId")),
     };
@@ -424,7 +422,7 @@ mod tests {
     #[test]
     fn unknown_top_level_keys_are_refused_by_name() {
         let err = SimData::parse(r#"{"values": [], "users": []}"#).unwrap_err();
-        assert!(err.contains("users"), "{err}");
+        assert!(err.to_string().contains("users"), "{err}");
     }
 
     #[test]
@@ -432,7 +430,7 @@ mod tests {
         let err = SimData::parse(r#"{"values": [{"displayName": "Nobody", "active": true}]}"#)
             .unwrap_err();
         assert!(
-            err.contains("values[0]") && err.contains("accountId"),
+            err.to_string().contains("values[0]") && err.to_string().contains("accountId"),
             "{err}"
         );
     }
@@ -443,7 +441,10 @@ mod tests {
             r#"{"values": [], "simulator": {"bearer": [{"token": "t", "user": "5b10ac8d82e05b22cc7d4ef5"}]}}"#,
         )
         .unwrap_err();
-        assert!(err.contains("5b10ac8d82e05b22cc7d4ef5"), "{err}");
+        assert!(
+            err.to_string().contains("5b10ac8d82e05b22cc7d4ef5"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -452,6 +453,6 @@ mod tests {
             r#"{"values": [{"accountId": "abc", "active": true}, {"accountId": "abc", "active": false}]}"#,
         )
         .unwrap_err();
-        assert!(err.contains("values[1]"), "{err}");
+        assert!(err.to_string().contains("values[1]"), "{err}");
     }
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
 };
 use query::ROW_COUNT;
 use wire::{Record, ResponseStatus, Status, UserList};
@@ -156,29 +156,33 @@ impl Client {
 /// Checks and canonicalises a stored ServiceDesk Plus user id: digits only,
 /// kept as a string (Cloud ids have 18 digits, more than a double holds),
 /// leading zeros dropped so that ids compare exactly.
-pub fn parse_id(value: &str) -> Result<ItsmUserId, String> {
+pub fn parse_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(
+        return Err(invalid(
             "the id is empty; a ServiceDesk Plus user id is a string of digits, e.g. \
-             \"123640000000142582\""
-                .into(),
-        );
+             \"123640000000142582\"",
+        ));
     }
     if let Some(bad) = value.chars().find(|c| !c.is_ascii_digit()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "the id contains {bad:?}; a ServiceDesk Plus user id has only the digits 0-9"
-        ));
+        )));
     }
     let digits = value.trim_start_matches('0');
     let canonical = if digits.is_empty() { "0" } else { digits };
     if canonical.len() > 19 {
-        return Err(format!(
+        return Err(invalid(format!(
             "the id has {} digits; a ServiceDesk Plus user id has at most 19",
             canonical.len()
-        ));
+        )));
     }
     Ok(ItsmUserId::new(canonical))
+}
+
+/// An id this system's format refuses, with the reason the administrator reads.
+fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
+    InvalidItsmUserId::new(System::ManageEngine, why)
 }
 
 /// Reads `response_status` before the HTTP status decides: ServiceDesk Plus
@@ -431,7 +435,7 @@ mod tests {
         assert_eq!(parse_id("0003"), Ok(ItsmUserId::new("3")));
         assert_eq!(parse_id("0"), Ok(ItsmUserId::new("0")));
         for bad in ["", "12a", "-3", "1.5", "1e18", "12345678901234567890"] {
-            let message = parse_id(bad).expect_err(bad);
+            let message = parse_id(bad).expect_err(bad).to_string();
             assert!(message.contains("ServiceDesk Plus"), "{message}");
         }
     }

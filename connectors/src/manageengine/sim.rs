@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Faults, SimCredentials, json_response, query_param, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, json_response, query_param, with_delay};
 
 /// Rows a page holds when `row_count` is not given.
 const DEFAULT_ROW_COUNT: u64 = 10;
@@ -83,7 +83,7 @@ impl SimData {
     /// Parses a fixture, refusing what would make the simulator lie quietly:
     /// unknown keys, users without an id or with one that is not digits,
     /// repeated ids.
-    pub fn parse(text: &str) -> Result<SimData, String> {
+    pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let file: FixtureFile = serde_json::from_str(text).map_err(|err| {
             format!(
                 "{err} (expected {{\"users\": [user records], \"simulator\": {{...}}, \
@@ -96,24 +96,24 @@ impl SimData {
                 Some(Value::String(id)) => id.clone(),
                 Some(Value::Number(id)) if id.is_u64() => id.to_string(),
                 Some(_) => {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "users[{index}]: the id must be a string of digits such as \
                          \"123640000000142501\" (or a whole number)"
-                    ));
+                    )));
                 }
                 None => {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "users[{index}] has no id: every user needs its id, a string of digits"
-                    ));
+                    )));
                 }
             };
             let canonical =
                 super::parse_id(&id).map_err(|reason| format!("users[{index}]: {reason}"))?;
             if !seen.insert(canonical.clone()) {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "users[{index}]: id {canonical} is used by an earlier user; give each \
                      user its own"
-                ));
+                )));
             }
         }
         if file
@@ -121,11 +121,11 @@ impl SimData {
             .as_ref()
             .is_some_and(|limit| limit.requests_per_minute == 0)
         {
-            return Err(
+            return Err(InvalidSimData(
                 "rate_limit.requests_per_minute is 0, which refuses every request; leave \
                  rate_limit out for no limit"
                     .into(),
-            );
+            ));
         }
         Ok(SimData {
             users: file.users,
@@ -758,16 +758,19 @@ mod tests {
     #[test]
     fn fixtures_without_ids_or_with_unknown_keys_are_refused() {
         let missing = SimData::parse(r#"{"users":[{"email_id":"x"}]}"#).expect_err("no id");
-        assert!(missing.contains("users[0] has no id"), "{missing}");
+        assert!(
+            missing.to_string().contains("users[0] has no id"),
+            "{missing}"
+        );
         let letters = SimData::parse(r#"{"users":[{"id":"abc"}]}"#).expect_err("not digits");
-        assert!(letters.contains("users[0]"), "{letters}");
+        assert!(letters.to_string().contains("users[0]"), "{letters}");
         let unknown = SimData::parse(r#"{"users":[],"result":[]}"#).expect_err("unknown key");
-        assert!(unknown.contains("result"), "{unknown}");
+        assert!(unknown.to_string().contains("result"), "{unknown}");
         let twice = SimData::parse(r#"{"users":[{"id":"7"},{"id":7}]}"#).expect_err("twice");
-        assert!(twice.contains("users[1]"), "{twice}");
+        assert!(twice.to_string().contains("users[1]"), "{twice}");
         let zero = SimData::parse(r#"{"users":[],"rate_limit":{"requests_per_minute":0}}"#)
             .expect_err("no requests at all");
-        assert!(zero.contains("requests_per_minute"), "{zero}");
+        assert!(zero.to_string().contains("requests_per_minute"), "{zero}");
     }
 
     #[test]

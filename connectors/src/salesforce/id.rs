@@ -6,7 +6,7 @@
 //! but ASCII letters and digits: such a value is refused before any request
 //! (MALFORMED_ITSM_USER_ID), so it can never reach a SOQL query.
 
-use crate::ItsmUserId;
+use crate::{InvalidItsmUserId, ItsmUserId, System};
 
 /// The checksum alphabet: a 5-bit number maps to one of these.
 const SUFFIX_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
@@ -32,18 +32,17 @@ fn checksum(case_sensitive: &[u8]) -> [u8; 3] {
 /// characters, the checksum in upper case. A 15-character Id gets its
 /// checksum computed; an 18-character one must carry the right checksum
 /// (compared without regard to case, as Salesforce does).
-pub fn parse_id(value: &str) -> Result<ItsmUserId, String> {
+pub fn parse_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(
-            "the Id is empty; a Salesforce Id has 18 letters and digits (or its 15-character form)"
-                .into(),
-        );
+        return Err(invalid(
+            "the Id is empty; a Salesforce Id has 18 letters and digits (or its 15-character form)",
+        ));
     }
     if let Some(bad) = value.chars().find(|c| !c.is_ascii_alphanumeric()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "the Id contains {bad:?}; a Salesforce Id has only letters and digits"
-        ));
+        )));
     }
     let bytes = value.as_bytes();
     match bytes.len() {
@@ -59,20 +58,25 @@ pub fn parse_id(value: &str) -> Result<ItsmUserId, String> {
             let given: Vec<u8> = given.iter().map(u8::to_ascii_uppercase).collect();
             if given != expected {
                 let expected: String = expected.iter().map(|&b| char::from(b)).collect();
-                return Err(format!(
+                return Err(invalid(format!(
                     "the Id's last three characters are not its checksum (expected {expected} \
                      after {}); check for a changed letter case or a typing error",
                     value.get(..15).unwrap_or(value)
-                ));
+                )));
             }
             let mut canonical = value.get(..15).unwrap_or(value).to_owned();
             canonical.extend(given.iter().map(|&b| char::from(b)));
             Ok(ItsmUserId::new(canonical))
         }
-        other => Err(format!(
+        other => Err(invalid(format!(
             "the Id has {other} characters; a Salesforce Id has 18 (or 15 in its case-sensitive form)"
-        )),
+        ))),
     }
+}
+
+/// An id this system's format refuses, with the reason the administrator reads.
+fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
+    InvalidItsmUserId::new(System::Salesforce, why)
 }
 
 #[cfg(test)]
@@ -118,7 +122,7 @@ mod tests {
             "001D000000IRF-aIAH",
             "001D000000IRFma'AH",
         ] {
-            let why = parse_id(bad).expect_err(bad);
+            let why = parse_id(bad).expect_err(bad).to_string();
             assert!(why.contains("Id"), "{why}");
         }
     }
@@ -128,7 +132,7 @@ mod tests {
         fn every_fifteen_character_id_has_a_valid_eighteen_character_form(
             short in "[a-zA-Z0-9]{15}"
         ) {
-            let long = parse_id(&short).map_err(TestCaseError::fail)?;
+            let long = parse_id(&short).map_err(|why| TestCaseError::fail(why.to_string()))?;
             prop_assert_eq!(long.as_str().len(), 18);
             prop_assert!(long.as_str().starts_with(&short));
             prop_assert_eq!(parse_id(long.as_str()), Ok(long.clone()));
@@ -138,7 +142,7 @@ mod tests {
         fn any_change_of_a_checksum_character_is_refused(
             short in "[a-zA-Z0-9]{15}", position in 0usize..3, replacement in 0usize..32
         ) {
-            let long = parse_id(&short).map_err(TestCaseError::fail)?;
+            let long = parse_id(&short).map_err(|why| TestCaseError::fail(why.to_string()))?;
             let mut suffix: Vec<u8> = long.as_str().as_bytes()[15..].to_vec();
             let new = SUFFIX_ALPHABET[replacement];
             prop_assume!(suffix[position] != new);

@@ -18,7 +18,7 @@ use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::id::parse_id;
-use crate::sim::{Faults, SimCredentials, json_response, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, json_response, with_delay};
 
 /// Rows per page unless the fixture says otherwise (Salesforce's default).
 const DEFAULT_BATCH_SIZE: usize = 2_000;
@@ -67,7 +67,7 @@ pub struct SimData {
 impl SimData {
     /// Parses a fixture, refusing what would make the simulator lie quietly:
     /// unknown keys, records without a valid 18-character Id, repeated Ids.
-    pub fn parse(text: &str) -> Result<SimData, String> {
+    pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let mut deserializer = serde_json::Deserializer::from_str(text);
         let file: FixtureFile = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
             format!(
@@ -85,18 +85,18 @@ impl SimData {
             let id = match record.get("Id") {
                 Some(Value::String(id)) if id.len() == 18 => id,
                 _ => {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "records[{index}] has no 18-character Id: every User record needs its \
                          Id as a string of 18 letters and digits"
-                    ));
+                    )));
                 }
             };
             let canonical = parse_id(id).map_err(|why| format!("records[{index}]: {why}"))?;
             if !seen.insert(canonical.clone()) {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "records[{index}]: Id {canonical} is used by an earlier record; give each \
                      record its own"
-                ));
+                )));
             }
             columns.extend(
                 record
@@ -121,15 +121,17 @@ impl SimData {
             let Some(user) = user else { continue };
             let known = parse_id(user).is_ok_and(|id| seen.contains(&id));
             if !known {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "simulator.{kind}: user {user:?} is not the Id of any record; name the Id of \
                      the User the credential logs in as"
-                ));
+                )));
             }
         }
         let batch_size = file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
-            return Err("batch_size is 0; a page holds at least one record".into());
+            return Err(InvalidSimData(
+                "batch_size is 0; a page holds at least one record".into(),
+            ));
         }
         Ok(SimData {
             records: file.records,
@@ -407,7 +409,7 @@ impl Simulator {
         for value in &parsed.values {
             if is_id {
                 match parse_id(value) {
-                    Ok(id) => wanted.push(id.0),
+                    Ok(id) => wanted.push(id.into_string()),
                     Err(_) => {
                         return errors(
                             400,
@@ -427,7 +429,7 @@ impl Simulator {
             .filter(|record| {
                 let actual = field_value(record, &parsed.filter_field);
                 if is_id {
-                    parse_id(&actual).is_ok_and(|id| wanted.contains(&id.0))
+                    parse_id(&actual).is_ok_and(|id| wanted.iter().any(|w| w == id.as_str()))
                 } else {
                     wanted.contains(&actual.to_lowercase())
                 }
@@ -763,22 +765,27 @@ mod tests {
     fn fixtures_without_valid_ids_or_with_unknown_keys_are_refused() {
         let missing = SimData::parse(r#"{"records":[{"Username":"x"}]}"#).expect_err("no Id");
         assert!(
-            missing.contains("records[0] has no 18-character Id"),
+            missing
+                .to_string()
+                .contains("records[0] has no 18-character Id"),
             "{missing}"
         );
         let fifteen = SimData::parse(r#"{"records":[{"Id":"001D000000IRFma"}]}"#)
             .expect_err("a 15-character Id");
-        assert!(fifteen.contains("18-character"), "{fifteen}");
+        assert!(fifteen.to_string().contains("18-character"), "{fifteen}");
         let checksum = SimData::parse(r#"{"records":[{"Id":"001D000000IRFmaIAB"}]}"#)
             .expect_err("a wrong checksum");
-        assert!(checksum.contains("checksum"), "{checksum}");
+        assert!(checksum.to_string().contains("checksum"), "{checksum}");
         let stranger = SimData::parse(
             r#"{"records":[],"simulator":{"bearer":[{"token":"t","user":"001D000000IRFmaIAH"}]}}"#,
         )
         .expect_err("a credential of nobody");
-        assert!(stranger.contains("simulator.bearer"), "{stranger}");
+        assert!(
+            stranger.to_string().contains("simulator.bearer"),
+            "{stranger}"
+        );
         let unknown = SimData::parse(r#"{"records":[],"users":[]}"#).expect_err("unknown key");
-        assert!(unknown.contains("users"), "{unknown}");
+        assert!(unknown.to_string().contains("users"), "{unknown}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use reqwest::{Method, StatusCode};
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
 };
 use query::Placement;
 use wire::{ErrorBody, Record, TableList};
@@ -223,25 +223,30 @@ impl Client {
 
 /// Checks and canonicalises a stored sys_id: 32 hex characters, any case in,
 /// lower case out, so that ids compare exactly.
-pub fn parse_sys_id(value: &str) -> Result<ItsmUserId, String> {
+pub fn parse_sys_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(
-            "the sys_id is empty; a ServiceNow sys_id has 32 hexadecimal characters".into(),
-        );
+        return Err(invalid(
+            "the sys_id is empty; a ServiceNow sys_id has 32 hexadecimal characters",
+        ));
     }
     if let Some(bad) = value.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!(
+        return Err(invalid(format!(
             "the sys_id contains {bad:?}; a ServiceNow sys_id has only the characters 0-9 and a-f"
-        ));
+        )));
     }
     if value.len() != 32 {
-        return Err(format!(
+        return Err(invalid(format!(
             "the sys_id has {} characters; a ServiceNow sys_id has exactly 32",
             value.len()
-        ));
+        )));
     }
     Ok(ItsmUserId::new(value.to_ascii_lowercase()))
+}
+
+/// An id this system's format refuses, with the reason the administrator reads.
+fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
+    InvalidItsmUserId::new(System::ServiceNow, why)
 }
 
 /// Whether a `Link` header names a next page.
@@ -484,7 +489,7 @@ mod tests {
             "6816f79cc0a8016401c5a33be04be44g",
             "6816f79cc0a8016401c5a33be04be44^",
         ] {
-            let message = parse_sys_id(bad).expect_err(bad);
+            let message = parse_sys_id(bad).expect_err(bad).to_string();
             assert!(message.contains("sys_id"), "{message}");
         }
     }

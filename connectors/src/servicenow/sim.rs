@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Faults, SimCredentials, query_param, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, query_param, with_delay};
 
 /// What an instance returns when nothing is asked to be limited.
 const DEFAULT_LIMIT: usize = 10_000;
@@ -43,7 +43,7 @@ struct FixtureFile {
 impl SimData {
     /// Parses a fixture, refusing what would make the simulator lie quietly:
     /// unknown top-level keys, records without a sys_id, repeated sys_ids.
-    pub fn parse(text: &str) -> Result<SimData, String> {
+    pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let file: FixtureFile = serde_json::from_str(text).map_err(|err| {
             format!("{err} (expected {{\"result\": [sys_user records], \"simulator\": {{...}}}})")
         })?;
@@ -53,19 +53,19 @@ impl SimData {
             let sys_id = match record.get("sys_id") {
                 Some(Value::String(sys_id)) => sys_id,
                 _ => {
-                    return Err(format!(
+                    return Err(InvalidSimData(format!(
                         "result[{index}] has no sys_id: every sys_user record needs its \
                          32-character sys_id as a string"
-                    ));
+                    )));
                 }
             };
             let canonical = super::parse_sys_id(sys_id)
                 .map_err(|reason| format!("result[{index}]: {reason}"))?;
             if !seen.insert(canonical.clone()) {
-                return Err(format!(
+                return Err(InvalidSimData(format!(
                     "result[{index}]: sys_id {canonical} is used by an earlier record; give \
                      each record its own"
-                ));
+                )));
             }
             columns.extend(record.keys().cloned());
         }
@@ -461,14 +461,17 @@ mod tests {
     #[test]
     fn fixtures_without_sys_ids_or_with_unknown_keys_are_refused() {
         let missing = SimData::parse(r#"{"result":[{"user_name":"x"}]}"#).expect_err("no sys_id");
-        assert!(missing.contains("result[0] has no sys_id"), "{missing}");
+        assert!(
+            missing.to_string().contains("result[0] has no sys_id"),
+            "{missing}"
+        );
         let unknown = SimData::parse(r#"{"result":[],"users":[]}"#).expect_err("unknown key");
-        assert!(unknown.contains("users"), "{unknown}");
+        assert!(unknown.to_string().contains("users"), "{unknown}");
         let twice = SimData::parse(
             r#"{"result":[{"sys_id":"6816f79cc0a8016401c5a33be04be441"},{"sys_id":"6816F79CC0A8016401C5A33BE04BE441"}]}"#,
         )
         .expect_err("a repeated sys_id");
-        assert!(twice.contains("result[1]"), "{twice}");
+        assert!(twice.to_string().contains("result[1]"), "{twice}");
     }
 
     #[test]

@@ -1,24 +1,27 @@
-//! Freshservice connector tests: the exact requests the connector sends
-//! (quoted filters, `email=`, listings, ids, the API key as basic auth), how
-//! it reads answers and failures, its own slowing down, and the simulator
-//! answering through the connector.
+//! Freshservice connector tests: the exact lookup requests the connector
+//! sends (quoted filters, `email=`, listings, ids, the API key as basic
+//! auth) and how it reads their answers. `whoami` and refused keys are in
+//! `auth`, the connector's own slowing down in `rate_limit`, other failures
+//! mapped to their reasons in `errors`, and the simulator answering through
+//! the connector in `simulator`.
 //!
 //! Never relies on the server's filter: answers here are often wider than
 //! what was asked, as a prefix match or a lagging index makes them.
 
-use std::time::{Duration, Instant};
-
-use itsmid_connectors::freshservice::{Client, rate_limit_pause};
-use itsmid_connectors::sim::AnySimulator;
+use itsmid_connectors::freshservice::Client;
 use itsmid_connectors::{
-    Connector, CredentialOwner, ExternalId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
-    Reason, System,
+    Connector, ExternalId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{api_key, fixture, mount_catch_all, settings};
+use crate::support::{api_key, mount_catch_all, settings};
+
+mod auth;
+mod errors;
+mod rate_limit;
+mod simulator;
 
 const REQUESTERS: &str = "/api/v2/requesters";
 const AGENTS: &str = "/api/v2/agents";
@@ -91,6 +94,10 @@ fn param(request: &wiremock::Request, name: &str) -> Option<String> {
         .query_pairs()
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
+}
+
+fn failure(status: u16, value: Value) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(value.to_string(), "application/json")
 }
 
 #[tokio::test]
@@ -374,7 +381,7 @@ async fn records_the_filter_returned_are_checked_against_the_key_again() {
     let pat = found(&lookups, &ext("pat@acme.com"));
     assert_eq!(pat.itsm_user_id.as_str(), "2");
     assert_eq!(
-        pat.external_id.map(|e| e.0).as_deref(),
+        pat.external_id.map(|e| e.into_string()).as_deref(),
         Some("Pat@Acme.com")
     );
     assert!(is_not_found(&lookups, &ext("nobody@acme.com")));
@@ -445,403 +452,4 @@ async fn ids_are_fetched_one_by_one_and_a_404_falls_back_to_agents() {
         lookups.get(&id("../me")),
         Some(Lookup::Refused(_))
     ));
-}
-
-#[tokio::test]
-async fn whoami_names_the_agent_the_key_belongs_to() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/agents/me"))
-        .and(header("authorization", KEY_BASIC))
-        .respond_with(body(
-            json!({"agent": agent(19_000_000_001, "moveworks-bot@acme.com")}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-
-    match client(&server).whoami().await.expect("an answer") {
-        CredentialOwner::Known(user) => {
-            assert_eq!(user.itsm_user_id.as_str(), "19000000001");
-            assert_eq!(user.record_kind.as_deref(), Some("agent"));
-            assert_eq!(
-                user.external_id.map(|e| e.0).as_deref(),
-                Some("moveworks-bot@acme.com")
-            );
-        }
-        CredentialOwner::Unknown => panic!("expected the agent"),
-    }
-}
-
-#[tokio::test]
-async fn whoami_reads_a_bare_agent_and_cannot_say_for_anything_else() {
-    // `agents/me` is not in Freshservice's published reference: a bare agent
-    // (Freshdesk's shape) is read too, and an answer that is neither leaves
-    // the owner unknown instead of failing the system.
-    for (answer, expected) in [
-        (
-            agent(19_000_000_001, "moveworks-bot@acme.com"),
-            Some("19000000001"),
-        ),
-        (json!({"message": "not an agent"}), None),
-    ] {
-        let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .and(path("/api/v2/agents/me"))
-            .respond_with(body(answer))
-            .expect(1)
-            .mount(&server)
-            .await;
-        mount_catch_all(&server).await;
-        match (client(&server).whoami().await.expect("an answer"), expected) {
-            (CredentialOwner::Known(user), Some(id)) => assert_eq!(user.itsm_user_id.as_str(), id),
-            (CredentialOwner::Unknown, None) => {}
-            (other, _) => panic!("unexpected {other:?}"),
-        }
-    }
-}
-
-#[tokio::test]
-async fn whoami_is_unknown_when_agents_me_answers_404() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/api/v2/agents/me"))
-        .respond_with(ResponseTemplate::new(404))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-
-    let owner = client(&server).whoami().await.expect("not an error");
-
-    assert_eq!(owner, CredentialOwner::Unknown);
-}
-
-#[test]
-fn the_pause_decision_waits_only_when_the_remaining_requests_run_low() {
-    let minute = Duration::from_secs(60);
-    assert_eq!(rate_limit_pause(Some(300), Some(500), minute), None);
-    let pause = rate_limit_pause(Some(10), Some(500), minute).expect("under a tenth");
-    assert_eq!(
-        pause,
-        minute / 11,
-        "the last requests are spread over the window"
-    );
-    assert_eq!(
-        rate_limit_pause(Some(0), Some(500), minute),
-        Some(minute / 6),
-        "never more than 10 s"
-    );
-}
-
-#[tokio::test]
-async fn a_low_x_ratelimit_remaining_pauses_before_the_next_request() {
-    let server = MockServer::start().await;
-    filter_get(REQUESTERS, "\"primary_email:'bot@acme.com'\"")
-        .respond_with(
-            requesters(vec![])
-                .insert_header("x-ratelimit-total", "500")
-                .insert_header("x-ratelimit-remaining", "2")
-                .insert_header("x-ratelimit-used-currentrequest", "1"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    filter_get(AGENTS, "\"email:'bot@acme.com'\"")
-        .respond_with(
-            agents(vec![agent(9, "bot@acme.com")]).insert_header("x-ratelimit-remaining", "400"),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-    let window = Duration::from_millis(150);
-    let client = client(&server).with_rate_limit_window(window);
-
-    let started = Instant::now();
-    let lookups = client
-        .lookup(&[ext("bot@acme.com")])
-        .await
-        .expect("an answer");
-
-    assert_eq!(
-        found(&lookups, &ext("bot@acme.com")).itsm_user_id.as_str(),
-        "9"
-    );
-    let pause = rate_limit_pause(Some(2), Some(500), window).expect("a pause");
-    assert!(
-        started.elapsed() >= pause,
-        "{:?} < {pause:?}",
-        started.elapsed()
-    );
-}
-
-fn failure(status: u16, value: Value) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_raw(value.to_string(), "application/json")
-}
-
-async fn assert_auth_failure_stops_requests(status: u16) {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(REQUESTERS))
-        .respond_with(failure(
-            status,
-            json!({"code": "invalid_credentials",
-                   "message": "You have to be logged in to perform this action."}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-    let client = client(&server);
-
-    let err = client
-        .lookup(&[ext("pat@acme.com")])
-        .await
-        .expect_err("refused");
-    assert_eq!(err.reason(), Reason::AuthFailed, "{err}");
-    let again = client.whoami().await.expect_err("still refused");
-    assert_eq!(again.reason(), Reason::AuthFailed);
-    assert_eq!(client.http().requests_sent(), 1);
-}
-
-#[tokio::test]
-async fn http_401_is_auth_failed_and_nothing_more_is_sent() {
-    assert_auth_failure_stops_requests(401).await;
-}
-
-#[tokio::test]
-async fn http_403_is_auth_failed_and_nothing_more_is_sent() {
-    assert_auth_failure_stops_requests(403).await;
-}
-
-#[tokio::test]
-async fn a_429_with_retry_after_is_retried_and_then_answers() {
-    let server = MockServer::start().await;
-    let query = "\"primary_email:'pat@acme.com'\"";
-    filter_get(REQUESTERS, query)
-        .respond_with(
-            failure(429, json!({"message": "rate limited"})).insert_header("retry-after", "0"),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    filter_get(REQUESTERS, query)
-        .respond_with(requesters(vec![requester(1, "pat@acme.com")]))
-        .with_priority(2)
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-    let client = client(&server);
-
-    let lookups = client
-        .lookup(&[ext("pat@acme.com")])
-        .await
-        .expect("an answer");
-
-    assert_eq!(
-        found(&lookups, &ext("pat@acme.com")).itsm_user_id.as_str(),
-        "1"
-    );
-    assert_eq!(client.http().requests_sent(), 2, "the retry is counted");
-}
-
-#[tokio::test]
-async fn a_500_that_persists_is_unreachable() {
-    let server = MockServer::start().await;
-    filter_get(REQUESTERS, "\"primary_email:'pat@acme.com'\"")
-        .respond_with(failure(500, json!({"message": "internal error"})))
-        .expect(4)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-
-    let err = client(&server)
-        .lookup(&[ext("pat@acme.com")])
-        .await
-        .expect_err("down");
-
-    assert_eq!(err.reason(), Reason::Unreachable, "{err}");
-}
-
-#[tokio::test]
-async fn an_html_page_with_200_is_a_bad_response_not_an_empty_answer() {
-    let server = MockServer::start().await;
-    filter_get(REQUESTERS, "\"primary_email:'pat@acme.com'\"")
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            "<html><body><h1>Helpdesk is under maintenance</h1></body></html>",
-            "text/html; charset=utf-8",
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-
-    let err = client(&server)
-        .lookup(&[ext("pat@acme.com")])
-        .await
-        .expect_err("not JSON");
-
-    assert_eq!(err.reason(), Reason::BadResponse, "{err}");
-}
-
-#[tokio::test]
-async fn a_400_validation_failure_is_a_bad_response() {
-    let server = MockServer::start().await;
-    filter_get(REQUESTERS, "\"primary_email:'pat@acme.com'\"")
-        .respond_with(failure(
-            400,
-            json!({"description": "Validation failed",
-                   "errors": [{"field": "query", "message": "lexical error", "code": "invalid_value"}]}),
-        ))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
-
-    let err = client(&server)
-        .lookup(&[ext("pat@acme.com")])
-        .await
-        .expect_err("refused query");
-
-    assert_eq!(err.reason(), Reason::BadResponse, "{err}");
-}
-
-// The simulator, through the connector.
-
-async fn simulator_with(data: &str) -> AnySimulator {
-    AnySimulator::start(
-        System::Freshservice,
-        "fixtures/freshservice.json",
-        data,
-        None,
-        true,
-    )
-    .await
-    .expect("the fixture starts")
-}
-
-fn sim_client(sim: &AnySimulator, key: &str) -> Client {
-    Client::new(settings(System::Freshservice, &sim.server, api_key(key))).expect("valid settings")
-}
-
-#[tokio::test]
-async fn the_simulator_finds_inactive_requesters_agents_and_e_mails_in_any_case() {
-    let sim = simulator_with(&fixture("freshservice.json")).await;
-    let client = sim_client(&sim, "demo-freshservice-key");
-
-    let lookups = client
-        .lookup(&[
-            ext("beth.anglin@acme.com"),
-            ext("moveworks-bot@acme.com"),
-            ext("kim.lee@acme.com"),
-            ext("pat@acme.com"),
-            ext("o'brien@acme.com"),
-            ext("nobody@acme.com"),
-            id("19000234503"),
-            id("19000000002"),
-            id("1"),
-        ])
-        .await
-        .expect("an answer");
-
-    let beth = found(&lookups, &ext("beth.anglin@acme.com"));
-    assert!(!beth.active);
-    assert_eq!(beth.itsm_user_id.as_str(), "19000234502");
-    let bot = found(&lookups, &ext("moveworks-bot@acme.com"));
-    assert_eq!(bot.itsm_user_id.as_str(), "19000000001");
-    assert_eq!(bot.record_kind.as_deref(), Some("agent"));
-    assert_eq!(bot.full_name.as_deref(), Some("Moveworks Bot"));
-    let kim = found(&lookups, &ext("kim.lee@acme.com"));
-    assert_eq!(
-        kim.external_id.map(|e| e.0).as_deref(),
-        Some("Kim.Lee@Acme.com")
-    );
-    let pat = found(&lookups, &ext("pat@acme.com"));
-    assert!(pat.active);
-    assert_eq!(pat.full_name.as_deref(), Some("Pat Lee"));
-    assert!(is_not_found(&lookups, &ext("o'brien@acme.com")));
-    assert!(is_not_found(&lookups, &ext("nobody@acme.com")));
-    assert_eq!(
-        found(&lookups, &id("19000234503"))
-            .external_id
-            .map(|e| e.0)
-            .as_deref(),
-        Some("dana@acme.com")
-    );
-    assert_eq!(
-        found(&lookups, &id("19000000002")).record_kind.as_deref(),
-        Some("agent")
-    );
-    assert!(is_not_found(&lookups, &id("1")));
-}
-
-#[tokio::test]
-async fn whoami_against_the_simulator_names_the_agent_of_each_key() {
-    let sim = simulator_with(&fixture("freshservice.json")).await;
-
-    for (key, expected) in [
-        ("demo-freshservice-key", "19000000001"),
-        ("other-agent-key", "19000000002"),
-    ] {
-        match sim_client(&sim, key).whoami().await.expect("an answer") {
-            CredentialOwner::Known(user) => assert_eq!(user.itsm_user_id.as_str(), expected),
-            CredentialOwner::Unknown => panic!("{key}: expected an agent"),
-        }
-    }
-    let err = sim_client(&sim, "wrong-key")
-        .whoami()
-        .await
-        .expect_err("unknown key");
-    assert_eq!(err.reason(), Reason::AuthFailed);
-}
-
-#[tokio::test]
-async fn the_simulator_accepts_every_filter_the_connector_packs() {
-    let sim = simulator_with(&fixture("freshservice.json")).await;
-    let client = sim_client(&sim, "demo-freshservice-key");
-    let mut keys: Vec<LookupKey> = (0..60)
-        .map(|n| ext(&format!("someone.with.a.long.name{n:02}@acme.com")))
-        .collect();
-    keys.push(ext("dana@acme.com"));
-
-    let lookups = client.lookup(&keys).await.expect("no 400 for any filter");
-
-    assert_eq!(
-        found(&lookups, &ext("dana@acme.com")).itsm_user_id.as_str(),
-        "19000234503"
-    );
-}
-
-#[tokio::test]
-async fn ten_thousand_users_with_ids_are_checked_in_at_most_1500_requests() {
-    let everyone: Vec<Value> = (1..=10_000u64)
-        .map(|n| requester(19_000_000_000 + n, &format!("user{n}@acme.com")))
-        .collect();
-    let data = json!({
-        "requesters": everyone,
-        "agents": [agent(18_000_000_001, "moveworks-bot@acme.com")],
-        "simulator": {"basic": [{"username": "k", "password": "X", "user": "18000000001"}]},
-        "simulator_rate_limit_per_minute": 100_000
-    });
-    let sim = simulator_with(&data.to_string()).await;
-    let client = sim_client(&sim, "k");
-    let mut keys: Vec<LookupKey> = Vec::new();
-    for n in 1..=10_000u64 {
-        keys.push(id(&(19_000_000_000 + n).to_string()));
-        keys.push(ext(&format!("USER{n}@acme.com")));
-    }
-
-    let lookups = client.lookup(&keys).await.expect("an answer");
-
-    for key in &keys {
-        found(&lookups, key);
-    }
-    let requests = client.http().requests_sent();
-    assert!(requests <= 1_500, "{requests} requests");
-    assert_eq!(requests, 100, "one listing of 100 pages");
 }

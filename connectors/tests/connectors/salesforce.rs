@@ -246,7 +246,8 @@ async fn a_bad_checksum_is_refused_without_a_request() {
 
     let why = System::Salesforce
         .parse_itsm_user_id(bad)
-        .expect_err("the checksum is wrong");
+        .expect_err("the checksum is wrong")
+        .to_string();
     assert!(why.contains("checksum"), "{why}");
     assert_eq!(
         System::Salesforce.parse_itsm_user_id("0055e000003MwBt"),

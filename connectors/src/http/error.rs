@@ -1,0 +1,102 @@
+//! Why a connector could not answer: [`ConnectorError`], and its mapping to
+//! SPEC section 5's [`Reason`] so the report never parses message text.
+//!
+//! Never puts a query string, a header or a credential into a message: an
+//! error names the integration, the method and the path, nothing more.
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+
+use crate::Integration;
+
+/// SPEC section 5's `reason` for a system that could not be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    AuthFailed,
+    Unreachable,
+    Timeout,
+    RateLimited,
+    BadResponse,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::AuthFailed => "auth_failed",
+            Reason::Unreachable => "unreachable",
+            Reason::Timeout => "timeout",
+            Reason::RateLimited => "rate_limited",
+            Reason::BadResponse => "bad_response",
+        }
+    }
+}
+
+/// Why a connector could not answer. Messages name the integration, the
+/// method and the path, never the query string or a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectorError {
+    #[error(
+        "{integration}: {method} {path} was refused with HTTP {status}: check the credentials and the account's roles"
+    )]
+    AuthRejected {
+        integration: Integration,
+        method: Method,
+        path: String,
+        status: StatusCode,
+    },
+    #[error("{integration}: no request sent, the credentials were already refused in this run")]
+    AuthBlocked { integration: Integration },
+    #[error("{integration}: {method} {path} is still rate limited after retries ({detail})")]
+    RateLimited {
+        integration: Integration,
+        method: Method,
+        path: String,
+        detail: String,
+    },
+    #[error("{integration}: {method} {path} failed: {detail}")]
+    Unreachable {
+        integration: Integration,
+        method: Method,
+        path: String,
+        detail: String,
+    },
+    #[error("{integration}: {method} {path} got no answer in time")]
+    Timeout {
+        integration: Integration,
+        method: Method,
+        path: String,
+    },
+    #[error(
+        "{integration}: {method} {path} answered with something that is not the API's JSON: {detail}"
+    )]
+    BadResponse {
+        integration: Integration,
+        method: Method,
+        path: String,
+        detail: String,
+    },
+    #[error("{integration}: cannot set up the HTTP client: {detail}")]
+    Setup {
+        integration: Integration,
+        detail: String,
+    },
+}
+
+impl ConnectorError {
+    /// SPEC's `reason`, so the report never parses message text.
+    pub fn reason(&self) -> Reason {
+        match self {
+            ConnectorError::AuthRejected { .. } | ConnectorError::AuthBlocked { .. } => {
+                Reason::AuthFailed
+            }
+            ConnectorError::RateLimited { .. } => Reason::RateLimited,
+            ConnectorError::Timeout { .. } => Reason::Timeout,
+            ConnectorError::BadResponse { .. } => Reason::BadResponse,
+            ConnectorError::Unreachable { .. } | ConnectorError::Setup { .. } => {
+                Reason::Unreachable
+            }
+        }
+    }
+}
