@@ -143,9 +143,12 @@ pub fn merge_edit(
             current.insert(key.clone(), value.clone());
         }
     }
-    if !remove_itsm.is_empty()
-        && let Some(Value::Array(entries)) = current.get_mut("itsm")
-    {
+    if !remove_itsm.is_empty() {
+        let mut none = Vec::new();
+        let entries = match current.get_mut("itsm") {
+            Some(Value::Array(entries)) => entries,
+            _ => &mut none,
+        };
         for integration in remove_itsm {
             let before = entries.len();
             entries.retain(|e| {
@@ -345,5 +348,319 @@ pub fn validate(
             file: identities.path.clone(),
             problems,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    const CONFIG: &str = r#"
+identities = "identities.toml"
+
+[pipeline]
+custom_attributes = ["office"]
+
+[[connectors]]
+integration = "snow"
+system = "servicenow"
+base_url = "https://acme.service-now.com"
+[connectors.auth]
+type = "basic"
+username = "moveworks.bot"
+password = "env:SNOW_PASSWORD"
+
+[[connectors]]
+integration = "jira_service_desk"
+system = "jira"
+base_url = "https://acme.atlassian.net"
+[connectors.auth]
+type = "basic"
+username = "moveworks-bot@acme.com"
+password = "env:JIRA_TOKEN"
+"#;
+
+    const IDENTITIES: &str = r#"
+[bot]
+unique_record_id = "moveworks-bot@acme.com"
+
+[[users]]
+unique_record_id = "pat@acme.com"
+email_addr = "pat@acme.com"
+full_name = "Pat Lee"
+user_tags = ["BASIC_USER"]
+[users.custom_attributes]
+office = "Building 4"
+[[users.itsm]]
+integration = "snow"
+external_id = "pat.lee"
+
+[[users]]
+unique_record_id = "sam@acme.com"
+"#;
+
+    fn object(value: Value) -> Map<String, Value> {
+        value.as_object().expect("an object").clone()
+    }
+
+    /// The form's problems for `user`; empty when it is accepted.
+    fn problems(user: Value, editing: Option<usize>) -> Vec<String> {
+        let config = Config::parse(Path::new("itsmid.toml"), CONFIG).unwrap();
+        let identities =
+            Identities::parse(Path::new("identities.toml"), IDENTITIES, &["office".into()])
+                .unwrap();
+        match validate(&config, &identities, &object(user), editing) {
+            Ok(()) => Vec::new(),
+            Err(FormError::Refused { problems, .. }) => problems,
+            Err(other) => panic!("{other}"),
+        }
+    }
+
+    /// A new user with the required fields, and `extra` on top.
+    fn new_user(extra: Value) -> Vec<String> {
+        let mut user = object(json!({"unique_record_id": "lee@acme.com",
+            "email_addr": "lee@acme.com", "full_name": "Lee Kim"}));
+        user.extend(object(extra));
+        problems(Value::Object(user), None)
+    }
+
+    fn one(problems: Vec<String>, wanted: &str) {
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0].contains(wanted), "{problems:#?}");
+    }
+
+    #[test]
+    fn a_new_user_with_the_required_fields_is_accepted() {
+        let extra = json!({"work_status": "CONTINGENT", "user_tags": ["VIP"],
+            "user_emails": ["lee@partner.example"], "custom_attributes": {"office": "B4"},
+            "itsm": [{"integration": "snow", "external_id": "lee.kim"}]});
+        assert_eq!(new_user(extra), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_missing_or_blank_unique_record_id_is_refused() {
+        one(
+            new_user(json!({"unique_record_id": "  "})),
+            "--unique-record-id is required",
+        );
+        let user = json!({"email_addr": "lee@acme.com", "full_name": "Lee Kim"});
+        one(problems(user, None), "--unique-record-id is required");
+    }
+
+    #[test]
+    fn the_bots_unique_record_id_is_refused() {
+        let taken = json!({"unique_record_id": "moveworks-bot@acme.com"});
+        one(new_user(taken), "already used by the bot");
+    }
+
+    #[test]
+    fn another_manual_users_unique_record_id_is_refused() {
+        let taken = json!({"unique_record_id": " pat@acme.com "});
+        one(
+            new_user(taken),
+            "already used by manual user \"pat@acme.com\"",
+        );
+    }
+
+    #[test]
+    fn an_edited_user_keeps_its_own_unique_record_id_but_not_anothers() {
+        let pat = json!({"unique_record_id": "pat@acme.com"});
+        assert_eq!(problems(pat.clone(), Some(0)), Vec::<String>::new());
+        one(problems(pat, Some(1)), "already used by manual user");
+    }
+
+    #[test]
+    fn email_addr_and_full_name_are_required_for_a_new_user_only() {
+        let bare = json!({"unique_record_id": "lee@acme.com"});
+        let shown = problems(bare.clone(), None);
+        assert_eq!(
+            shown,
+            [
+                "--email-addr is required for a new user",
+                "--full-name is required for a new user"
+            ]
+        );
+        assert_eq!(problems(bare, Some(1)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_work_status_outside_the_enum_is_refused() {
+        one(
+            new_user(json!({"work_status": "CONTRACTOR"})),
+            "--work-status \"CONTRACTOR\"",
+        );
+    }
+
+    #[test]
+    fn a_user_tag_outside_the_enum_is_refused() {
+        one(
+            new_user(json!({"user_tags": ["VIP", "BOSS"]})),
+            "--user-tag \"BOSS\" is not one of",
+        );
+    }
+
+    #[test]
+    fn user_emails_must_be_a_list_of_strings() {
+        let wanted = "`user_emails` must be a list of strings";
+        one(
+            new_user(json!({"user_emails": ["lee@acme.com", 7]})),
+            wanted,
+        );
+        one(new_user(json!({"user_emails": "lee@acme.com"})), wanted);
+    }
+
+    #[test]
+    fn a_string_attribute_of_another_type_is_refused() {
+        one(
+            new_user(json!({"department": 42})),
+            "`department` must be a string",
+        );
+    }
+
+    #[test]
+    fn an_unregistered_custom_attribute_is_refused() {
+        let custom = json!({"custom_attributes": {"office": "B4", "desk": "12"}});
+        one(
+            new_user(custom),
+            "custom attribute `desk` is not registered",
+        );
+        one(
+            new_user(json!({"custom_attributes": "B4"})),
+            "must be an object",
+        );
+    }
+
+    #[test]
+    fn an_unknown_field_is_refused_with_a_suggestion() {
+        one(
+            new_user(json!({"departmnt": "IT"})),
+            "unknown field `departmnt`: did you mean `department`?",
+        );
+    }
+
+    #[test]
+    fn an_unknown_itsm_key_is_refused() {
+        let itsm = json!({"itsm": [{"integration": "snow", "external_id": "lee", "sys_id": "x"}]});
+        one(new_user(itsm), "--itsm: unknown key `sys_id`");
+    }
+
+    #[test]
+    fn an_integration_must_match_a_connector_and_another_case_is_suggested() {
+        let upper = json!({"itsm": [{"integration": "SNOW", "external_id": "lee"}]});
+        one(new_user(upper), "case-sensitive: did you mean \"snow\"?");
+        let other = json!({"itsm": [{"integration": "okta", "external_id": "lee"}]});
+        one(new_user(other), "(configured: snow, jira_service_desk)");
+    }
+
+    #[test]
+    fn two_entries_for_one_integration_are_refused() {
+        let entry = json!({"integration": "snow", "external_id": "lee"});
+        let twice = json!({"itsm": [entry.clone(), entry]});
+        one(new_user(twice), "two entries for integration \"snow\"");
+    }
+
+    #[test]
+    fn an_itsm_entry_needs_an_external_id() {
+        let bare = json!({"itsm": [{"integration": "snow", "external_id": " "}]});
+        one(new_user(bare), "the snow entry needs external_id=");
+        let nameless = json!({"itsm": [{"external_id": "lee"}]});
+        one(new_user(nameless), "every entry needs integration=");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let user = json!({"unique_record_id": "pat@acme.com", "work_status": "BOSS",
+            "itsm": [{"integration": "Snow"}]});
+        let shown = problems(user, None);
+        assert_eq!(shown.len(), 6, "{shown:#?}");
+        let config = Config::parse(Path::new("itsmid.toml"), CONFIG).unwrap();
+        let ids = Identities::parse(Path::new("identities.toml"), IDENTITIES, &["office".into()])
+            .unwrap();
+        let error = validate(&config, &ids, &object(json!({})), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("identities.toml: the user was not saved (3 problems)"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn merge_edit_replaces_changed_fields_and_keeps_the_others() {
+        let current = object(json!({"unique_record_id": "pat@acme.com", "full_name": "Pat Lee"}));
+        let merged = merge_edit(current, &object(json!({"full_name": "Pat Kim"})), &[]).unwrap();
+        assert_eq!(
+            Value::Object(merged),
+            json!({"unique_record_id": "pat@acme.com", "full_name": "Pat Kim"})
+        );
+    }
+
+    #[test]
+    fn merge_edit_replaces_the_entry_of_the_same_integration_and_adds_others() {
+        let current = object(json!({"itsm": [
+            {"integration": "snow", "external_id": "pat.lee", "first_name": "Pat"}]}));
+        let changes = object(json!({"itsm": [
+            {"integration": "snow", "external_id": "pat.kim"},
+            {"integration": "jira_service_desk", "external_id": "pat@acme.com"}]}));
+        let merged = merge_edit(current, &changes, &[]).unwrap();
+        assert_eq!(
+            merged["itsm"],
+            json!([
+            {"integration": "snow", "external_id": "pat.kim", "first_name": "Pat"},
+            {"integration": "jira_service_desk", "external_id": "pat@acme.com"}])
+        );
+    }
+
+    #[test]
+    fn remove_itsm_drops_the_entry_of_that_integration() {
+        let current = object(json!({"itsm": [{"integration": "snow"}, {"integration": "jira"}]}));
+        let merged = merge_edit(current, &Map::new(), &["snow".into()]).unwrap();
+        assert_eq!(merged["itsm"], json!([{"integration": "jira"}]));
+    }
+
+    #[test]
+    fn remove_itsm_of_an_integration_the_user_has_no_entry_for_is_refused() {
+        let current = object(json!({"itsm": [{"integration": "snow"}]}));
+        let refused = merge_edit(current, &Map::new(), &["SNOW".into()]);
+        let Err(FormError::NoItsmEntry { integration }) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(integration, "SNOW");
+    }
+
+    #[test]
+    fn remove_itsm_for_a_user_without_any_entry_is_refused() {
+        let refused = merge_edit(object(json!({})), &Map::new(), &["snow".into()]);
+        assert!(
+            matches!(&refused, Err(FormError::NoItsmEntry { integration }) if integration == "snow"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn user_json_gives_the_files_structure_and_passes_the_form_when_edited() {
+        let ids = Identities::parse(Path::new("identities.toml"), IDENTITIES, &["office".into()])
+            .unwrap();
+        let pat = user_json(&ids.users[0]);
+        let expected = json!({"unique_record_id": "pat@acme.com", "email_addr": "pat@acme.com",
+            "full_name": "Pat Lee", "user_tags": ["BASIC_USER"],
+            "custom_attributes": {"office": "Building 4"},
+            "itsm": [{"integration": "snow", "external_id": "pat.lee"}]});
+        assert_eq!(Value::Object(pat.clone()), expected);
+        assert_eq!(problems(Value::Object(pat), Some(0)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn text_is_the_trimmed_string_and_blank_or_other_types_are_none() {
+        let fields = object(json!({"a": "  Pat Lee ", "b": "   ", "c": 5}));
+        assert_eq!(text(&fields, "a").as_deref(), Some("Pat Lee"));
+        assert_eq!(
+            (text(&fields, "b"), text(&fields, "c"), text(&fields, "d")),
+            (None, None, None)
+        );
     }
 }

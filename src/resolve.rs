@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use itsmid_connectors::{AnyConnector, ItsmUser, Lookup, LookupKey, System};
+use itsmid_connectors::{AnyConnector, ItsmUser, Lookup, LookupKey};
 use serde::Serialize;
 
 use crate::check::{CheckRun, Connected};
@@ -169,7 +169,14 @@ pub async fn plan(
             };
         let id_reason = match entry.itsm_user_id.as_deref() {
             None => format!("missing; {how}"),
-            Some(old) if system == Some(System::Salesforce) && old.len() == 15 => {
+            // The same record's long form, not another record's id.
+            Some(old)
+                if system.is_some_and(|s| {
+                    s.short_id_form(old)
+                        && s.parse_itsm_user_id(old)
+                            .is_ok_and(|id| id == found.itsm_user_id)
+                }) =>
+            {
                 "the 18-character form of the stored 15-character Id".to_owned()
             }
             Some(_) => format!("stale; {how}"),
@@ -323,17 +330,6 @@ fn account_fields(integration: &str, owner: &ItsmUser) -> Vec<(&'static str, Str
         }
     }
     fields
-}
-
-/// The field that holds a user's e-mail address in each system.
-fn email_field(system: System) -> &'static str {
-    match system {
-        System::ServiceNow => "email",
-        System::Jira => "emailAddress",
-        System::Salesforce => "Email",
-        System::Freshservice => "primary_email",
-        System::ManageEngine => "email_id",
-    }
 }
 
 /// For entries not found, looks the identity up by its e-mail addresses
@@ -502,7 +498,7 @@ async fn suggest_by_email(
 /// A second connector of the same system that looks users up by e-mail.
 fn email_connector(connector: &crate::config::ConnectorConfig) -> Option<AnyConnector> {
     let mut settings = crate::config::connector_settings(connector).ok()?;
-    settings.lookup_field = email_field(connector.system).to_owned();
+    settings.lookup_field = connector.system.email_field().to_owned();
     AnyConnector::new(settings).ok()
 }
 
@@ -547,6 +543,12 @@ impl Plan {
         self.identities
             .retain(|p| p.unique_record_id == unique_record_id);
         self.summary.changes = self.identities.iter().map(|p| p.changes.len()).sum();
+        self.summary.identities_changed = self
+            .identities
+            .iter()
+            .filter(|p| !p.changes.is_empty())
+            .count();
+        self.summary.suggestions = self.identities.iter().map(|p| p.suggestions.len()).sum();
     }
 
     pub fn to_json(&self) -> String {
@@ -647,3 +649,7 @@ impl Plan {
         out
     }
 }
+
+#[cfg(test)]
+#[path = "resolve_tests.rs"]
+mod tests;

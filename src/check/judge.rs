@@ -402,65 +402,43 @@ fn normalize_name(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::path::Path;
 
     use itsmid_connectors::{ExternalId, Integration};
+    use serde_json::json;
 
     use super::*;
-    use crate::identities::UniqueRecordId;
+    use crate::identities::Identities;
+    use crate::report::FindingCode as Code;
     use crate::report::Severity;
+    use EntryStatus::{Ambiguous, Inactive, Mismatch, NotFound, Verified};
 
     const PAT: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f90";
     const LEE: &str = "ffffffffffffffffffffffffffffffff";
-
-    fn identity(kind: IdentityKind) -> Identity {
-        Identity {
-            kind,
-            unique_record_id: UniqueRecordId::new("pat@acme.com").unwrap(),
-            attributes: BTreeMap::new(),
-            user_emails: Vec::new(),
-            user_tags: Vec::new(),
-            work_status: None,
-            custom_attributes: BTreeMap::new(),
-            itsm: Vec::new(),
-            channels: Vec::new(),
-            idm: Vec::new(),
-            line: None,
-            path: "users[0]".into(),
-        }
-    }
-
-    fn entry(ext: Option<&str>) -> ItsmIdInfo {
-        ItsmIdInfo {
-            integration: Integration::new("snow"),
-            external_id: ext.map(ExternalId::new),
-            itsm_user_id: None,
-            first_name: None,
-            last_name: None,
-            full_name: None,
-            line: None,
-        }
-    }
+    const MANUAL: IdentityKind = IdentityKind::Manual;
+    const ERROR: Severity = Severity::Error;
 
     fn user(id: &str, ext: &str) -> ItsmUser {
-        ItsmUser {
-            itsm_user_id: ItsmUserId::new(id),
-            external_id: Some(ExternalId::new(ext)),
-            active: true,
-            first_name: Some("Pat".into()),
-            last_name: Some("Lee".into()),
-            full_name: Some("Pat Lee".into()),
-            account_type: None,
-            time_zone: None,
-            inactive_reason: None,
-            record_kind: None,
-        }
+        serde_json::from_value(
+            json!({"itsm_user_id": id, "external_id": ext, "active": true,
+            "first_name": "Pat", "last_name": "Lee", "full_name": "Pat Lee"}),
+        )
+        .unwrap()
     }
 
-    fn inactive(mut user: ItsmUser) -> ItsmUser {
+    fn found(id: &str, ext: &str) -> Lookup {
+        Lookup::Found(user(id, ext))
+    }
+
+    fn locked(id: &str, ext: &str) -> Lookup {
+        let mut user = user(id, ext);
         user.active = false;
         user.inactive_reason = Some("locked_out".into());
-        user
+        Lookup::Found(user)
+    }
+
+    fn missing() -> Lookup {
+        Lookup::NotFound { note: None }
     }
 
     fn by_id(id: &str, lookup: Lookup) -> (LookupKey, Lookup) {
@@ -476,47 +454,56 @@ mod tests {
     }
 
     fn malformed() -> StoredId {
-        StoredId::Malformed {
-            raw: "xyz".into(),
-            why: "not 32 hex digits".into(),
+        let (raw, why) = ("xyz".into(), "not 32 hex digits".into());
+        StoredId::Malformed { raw, why }
+    }
+
+    fn entry(ext: Option<&str>) -> ItsmIdInfo {
+        ItsmIdInfo {
+            integration: Integration::new("snow"),
+            external_id: ext.map(ExternalId::new),
+            itsm_user_id: None,
+            first_name: None,
+            last_name: None,
+            full_name: None,
+            line: None,
         }
     }
 
-    fn not_found() -> Lookup {
-        Lookup::NotFound { note: None }
-    }
+    type Answers = Vec<(LookupKey, Lookup)>;
 
-    fn judged_as<const N: usize>(
+    fn judged(
         kind: IdentityKind,
         system: System,
-        entry: &ItsmIdInfo,
-        stored: StoredId,
-        answers: [(LookupKey, Lookup); N],
+        e: &ItsmIdInfo,
+        s: StoredId,
+        a: Answers,
     ) -> EntryResult {
-        let mut lookups = Lookups::default();
-        for (key, lookup) in answers {
-            lookups.insert(key, lookup);
-        }
-        judge(&identity(kind), entry, &stored, system, &lookups)
+        let text = "[bot]\nunique_record_id = \"pat@acme.com\"\n";
+        let parsed = Identities::parse(Path::new("i.toml"), text, &[]).unwrap();
+        let mut identity = parsed.bot.unwrap();
+        identity.kind = kind;
+        let outcomes = a.into_iter().collect();
+        judge(&identity, e, &s, system, &Lookups { outcomes })
     }
 
-    /// A manual user's ServiceNow entry, judged from the given answers.
-    fn judged<const N: usize>(
-        entry: &ItsmIdInfo,
-        stored: StoredId,
-        answers: [(LookupKey, Lookup); N],
-    ) -> EntryResult {
-        judged_as(
-            IdentityKind::Manual,
-            System::ServiceNow,
-            entry,
-            stored,
-            answers,
-        )
+    /// A manual user's ServiceNow entry.
+    fn manual(e: &ItsmIdInfo, stored: StoredId, answers: Answers) -> EntryResult {
+        judged(MANUAL, System::ServiceNow, e, stored, answers)
     }
 
-    fn codes(result: &EntryResult) -> Vec<FindingCode> {
-        result.findings.iter().map(|f| f.code).collect()
+    /// A manual user's ServiceNow entry with External ID `pat.lee`.
+    fn snow(stored: StoredId, answers: Answers) -> EntryResult {
+        manual(&entry(Some("pat.lee")), stored, answers)
+    }
+
+    fn outcome(result: &EntryResult) -> (EntryStatus, Vec<Code>) {
+        let codes = result.findings.iter().map(|f| f.code).collect();
+        (result.status, codes)
+    }
+
+    fn values(finding: &Finding) -> (Option<&str>, Option<&str>) {
+        (finding.expected.as_deref(), finding.actual.as_deref())
     }
 
     fn found_id(result: &EntryResult) -> Option<&str> {
@@ -525,82 +512,46 @@ mod tests {
 
     #[test]
     fn an_entry_found_by_its_stored_id_with_the_same_values_is_verified_without_findings() {
-        let e = entry(Some("pat.lee"));
-        let r = judged(
-            &e,
-            valid(PAT),
-            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(r.status, EntryStatus::Verified);
-        assert!(r.findings.is_empty(), "{:?}", r.findings);
+        let r = snow(valid(PAT), vec![by_id(PAT, found(PAT, "pat.lee"))]);
+        assert_eq!(outcome(&r), (Verified, vec![]));
         assert_eq!(found_id(&r), Some(PAT));
     }
 
     #[test]
     fn a_stored_id_that_the_external_id_lookup_returns_is_verified() {
-        let e = entry(Some("pat.lee"));
-        let r = judged(
-            &e,
-            valid(PAT),
-            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!((r.status, codes(&r)), (EntryStatus::Verified, vec![]));
+        let r = snow(valid(PAT), vec![by_ext("pat.lee", found(PAT, "pat.lee"))]);
+        assert_eq!(outcome(&r), (Verified, vec![]));
     }
 
     #[test]
     fn an_account_whose_external_id_is_hidden_is_verified_by_its_stored_id() {
         let mut hidden = user(PAT, "pat.lee");
         hidden.external_id = None;
-        let r = judged(
-            &entry(Some("pat.lee")),
-            valid(PAT),
-            [by_id(PAT, Lookup::Found(hidden))],
-        );
-        assert_eq!((r.status, codes(&r)), (EntryStatus::Verified, vec![]));
+        let r = snow(valid(PAT), vec![by_id(PAT, Lookup::Found(hidden))]);
+        assert_eq!(outcome(&r), (Verified, vec![]));
     }
 
     #[test]
     fn an_external_id_no_user_has_is_not_found() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            StoredId::None,
-            [by_ext("pat.lee", not_found())],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::NotFound, vec![FindingCode::NotFound])
-        );
-        assert_eq!(r.findings[0].severity, Severity::Error);
-        assert_eq!(r.findings[0].actual.as_deref(), Some("pat.lee"));
+        let r = snow(StoredId::None, vec![by_ext("pat.lee", missing())]);
+        assert_eq!(outcome(&r), (NotFound, vec![Code::NotFound]));
+        assert_eq!(r.findings[0].severity, ERROR);
+        assert_eq!(values(&r.findings[0]), (None, Some("pat.lee")));
         assert!(r.found.is_none());
     }
 
     #[test]
     fn an_entry_with_neither_value_is_not_found_and_points_to_resolve() {
-        let r = judged(&entry(None), StoredId::None, []);
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::NotFound, vec![FindingCode::NotFound])
-        );
-        assert!(
-            r.findings[0].fix.contains("resolve --write"),
-            "{}",
-            r.findings[0].fix
-        );
+        let r = manual(&entry(None), StoredId::None, vec![]);
+        assert_eq!(outcome(&r), (NotFound, vec![Code::NotFound]));
+        assert!(r.findings[0].fix.contains("resolve --write"));
     }
 
     #[test]
     fn an_external_id_several_users_have_is_ambiguous_and_lists_them() {
         let both = Lookup::Ambiguous(vec![user(PAT, "pat.lee"), user(LEE, "Pat.Lee")]);
-        let r = judged(
-            &entry(Some("pat.lee")),
-            StoredId::None,
-            [by_ext("pat.lee", both)],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::Ambiguous, vec![FindingCode::Ambiguous])
-        );
+        let r = snow(StoredId::None, vec![by_ext("pat.lee", both)]);
+        assert_eq!(outcome(&r), (Ambiguous, vec![Code::Ambiguous]));
         let message = &r.findings[0].message;
         assert!(message.contains(PAT) && message.contains(LEE), "{message}");
         assert!(r.found.is_none());
@@ -608,118 +559,65 @@ mod tests {
 
     #[test]
     fn an_inactive_account_is_inactive_with_the_systems_reason() {
-        let locked = Lookup::Found(inactive(user(PAT, "pat.lee")));
-        let r = judged(&entry(Some("pat.lee")), valid(PAT), [by_id(PAT, locked)]);
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::Inactive, vec![FindingCode::Inactive])
-        );
-        assert_eq!(r.findings[0].expected.as_deref(), Some("active"));
-        assert_eq!(r.findings[0].actual.as_deref(), Some("locked_out"));
+        let r = snow(valid(PAT), vec![by_id(PAT, locked(PAT, "pat.lee"))]);
+        assert_eq!(outcome(&r), (Inactive, vec![Code::Inactive]));
+        assert_eq!(values(&r.findings[0]), (Some("active"), Some("locked_out")));
         assert_eq!(found_id(&r), Some(PAT));
     }
 
     #[test]
     fn a_stored_id_of_another_account_is_a_mismatch_naming_the_right_id() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            valid(LEE),
-            [
-                by_id(LEE, Lookup::Found(user(LEE, "lee.kim"))),
-                by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee"))),
-            ],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::Mismatch, vec![FindingCode::ItsmUserIdMismatch])
-        );
-        let f = &r.findings[0];
-        assert_eq!(
-            (f.expected.as_deref(), f.actual.as_deref()),
-            (Some(PAT), Some(LEE))
-        );
-        assert!(
-            f.message.contains("belongs to \"lee.kim\""),
-            "{}",
-            f.message
-        );
+        let answers = vec![
+            by_id(LEE, found(LEE, "lee.kim")),
+            by_ext("pat.lee", found(PAT, "pat.lee")),
+        ];
+        let r = snow(valid(LEE), answers);
+        assert_eq!(outcome(&r), (Mismatch, vec![Code::ItsmUserIdMismatch]));
+        assert_eq!(values(&r.findings[0]), (Some(PAT), Some(LEE)));
+        assert!(r.findings[0].message.contains("belongs to \"lee.kim\""));
         assert_eq!(found_id(&r), Some(PAT));
     }
 
     #[test]
     fn a_stored_id_that_does_not_exist_is_a_mismatch_when_the_external_id_has_another_id() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            valid(LEE),
-            [
-                by_id(LEE, not_found()),
-                by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee"))),
-            ],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::Mismatch, vec![FindingCode::ItsmUserIdMismatch])
-        );
-        assert_eq!(r.findings[0].expected.as_deref(), Some(PAT));
+        let answers = vec![
+            by_id(LEE, missing()),
+            by_ext("pat.lee", found(PAT, "pat.lee")),
+        ];
+        let r = snow(valid(LEE), answers);
+        assert_eq!(outcome(&r), (Mismatch, vec![Code::ItsmUserIdMismatch]));
+        assert_eq!(values(&r.findings[0]), (Some(PAT), Some(LEE)));
         assert!(r.findings[0].message.contains("does not exist"));
     }
 
     #[test]
     fn a_stored_id_of_another_account_is_not_found_when_no_user_has_the_external_id() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            valid(LEE),
-            [
-                by_id(LEE, Lookup::Found(user(LEE, "lee.kim"))),
-                by_ext("pat.lee", not_found()),
-            ],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::NotFound, vec![FindingCode::NotFound])
-        );
+        let answers = vec![
+            by_id(LEE, found(LEE, "lee.kim")),
+            by_ext("pat.lee", missing()),
+        ];
+        let r = snow(valid(LEE), answers);
+        assert_eq!(outcome(&r), (NotFound, vec![Code::NotFound]));
         assert!(r.findings[0].message.contains("belongs to \"lee.kim\""));
         assert!(r.found.is_none());
     }
 
     #[test]
     fn a_malformed_id_is_a_mismatch_settled_by_the_external_id() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            malformed(),
-            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (
-                EntryStatus::Mismatch,
-                vec![FindingCode::MalformedItsmUserId]
-            )
-        );
-        assert_eq!(r.findings[0].actual.as_deref(), Some("xyz"));
+        let r = snow(malformed(), vec![by_ext("pat.lee", found(PAT, "pat.lee"))]);
+        assert_eq!(outcome(&r), (Mismatch, vec![Code::MalformedItsmUserId]));
+        assert_eq!(values(&r.findings[0]), (None, Some("xyz")));
         assert_eq!(found_id(&r), Some(PAT));
     }
 
     #[test]
     fn the_external_id_in_another_case_is_verified_with_a_not_canonical_warning() {
-        let r = judged(
-            &entry(Some("Pat.Lee")),
-            valid(PAT),
-            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (
-                EntryStatus::Verified,
-                vec![FindingCode::ExternalIdNotCanonical]
-            )
-        );
-        let f = &r.findings[0];
-        assert_eq!(f.severity, Severity::Warning);
-        assert_eq!(
-            (f.expected.as_deref(), f.actual.as_deref()),
-            (Some("pat.lee"), Some("Pat.Lee"))
-        );
+        let e = entry(Some("Pat.Lee"));
+        let answers = vec![by_id(PAT, found(PAT, "pat.lee"))];
+        let r = manual(&e, valid(PAT), answers);
+        assert_eq!(outcome(&r), (Verified, vec![Code::ExternalIdNotCanonical]));
+        assert_eq!(r.findings[0].severity, Severity::Warning);
+        assert_eq!(values(&r.findings[0]), (Some("pat.lee"), Some("Pat.Lee")));
     }
 
     #[test]
@@ -728,14 +626,10 @@ mod tests {
         e.first_name = Some("Patricia".into());
         e.last_name = Some("Lee-Kim".into());
         e.full_name = Some("Patricia Lee-Kim".into());
-        let r = judged(
-            &e,
-            valid(PAT),
-            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(r.status, EntryStatus::Verified);
-        assert_eq!(codes(&r), vec![FindingCode::NameMismatch; 3]);
-        let expected: Vec<_> = r.findings.iter().map(|f| f.expected.as_deref()).collect();
+        let answers = vec![by_id(PAT, found(PAT, "pat.lee"))];
+        let r = manual(&e, valid(PAT), answers);
+        assert_eq!(outcome(&r), (Verified, vec![Code::NameMismatch; 3]));
+        let expected: Vec<_> = r.findings.iter().map(|f| values(f).0).collect();
         assert_eq!(expected, [Some("Pat"), Some("Lee"), Some("Pat Lee")]);
         assert!(r.findings.iter().all(|f| f.severity == Severity::Warning));
     }
@@ -744,12 +638,9 @@ mod tests {
     fn names_that_differ_only_in_spacing_match() {
         let mut e = entry(Some("pat.lee"));
         e.full_name = Some(" Pat   Lee ".into());
-        let r = judged(
-            &e,
-            valid(PAT),
-            [by_id(PAT, Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(codes(&r), vec![]);
+        let answers = vec![by_id(PAT, found(PAT, "pat.lee"))];
+        let r = manual(&e, valid(PAT), answers);
+        assert_eq!(outcome(&r), (Verified, vec![]));
     }
 
     #[test]
@@ -760,165 +651,102 @@ mod tests {
         e.first_name = Some("Patricia".into());
         e.last_name = Some("Kim".into());
         e.full_name = Some("Patricia Kim".into());
-        let answer = [by_id(PAT, Lookup::Found(jira))];
-        let r = judged_as(IdentityKind::Manual, System::Jira, &e, valid(PAT), answer);
-        assert_eq!(codes(&r), vec![FindingCode::NameMismatch]);
-        assert!(
-            r.findings[0].message.starts_with("full_name"),
-            "{}",
-            r.findings[0].message
-        );
+        let answers = vec![by_id(PAT, Lookup::Found(jira))];
+        let r = judged(MANUAL, System::Jira, &e, valid(PAT), answers);
+        assert_eq!(outcome(&r), (Verified, vec![Code::NameMismatch]));
+        assert!(r.findings[0].message.starts_with("full_name"));
     }
 
     #[test]
     fn an_entry_without_an_itsm_user_id_found_by_external_id_is_verified_with_a_missing_warning() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            StoredId::None,
-            [by_ext("pat.lee", Lookup::Found(user(PAT, "pat.lee")))],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::Verified, vec![FindingCode::ItsmUserIdMissing])
-        );
-        let f = &r.findings[0];
-        assert_eq!(
-            (f.severity, f.expected.as_deref(), f.actual.as_deref()),
-            (Severity::Warning, Some(PAT), None)
-        );
+        let answers = vec![by_ext("pat.lee", found(PAT, "pat.lee"))];
+        let r = snow(StoredId::None, answers);
+        assert_eq!(outcome(&r), (Verified, vec![Code::ItsmUserIdMissing]));
+        assert_eq!(r.findings[0].severity, Severity::Warning);
+        assert_eq!(values(&r.findings[0]), (Some(PAT), None));
     }
 
     #[test]
     fn a_value_refused_as_unsafe_is_not_found_and_says_why() {
-        let unsafe_ext = "pat^ORactive=false";
-        let refused = Lookup::refused("contains the query separator ^");
-        let r = judged(
-            &entry(Some(unsafe_ext)),
-            StoredId::None,
-            [by_ext(unsafe_ext, refused)],
-        );
-        assert_eq!(
-            (r.status, codes(&r)),
-            (EntryStatus::NotFound, vec![FindingCode::NotFound])
-        );
-        let f = &r.findings[0];
-        assert!(
-            f.message.contains("not looked up") && f.message.contains("separator ^"),
-            "{}",
-            f.message
-        );
-        assert_eq!(f.actual.as_deref(), Some(unsafe_ext));
+        let bad = "pat^ORactive=false";
+        let answers = vec![by_ext(bad, Lookup::refused("contains the separator ^"))];
+        let r = manual(&entry(Some(bad)), StoredId::None, answers);
+        assert_eq!(outcome(&r), (NotFound, vec![Code::NotFound]));
+        let message = &r.findings[0].message;
+        assert!(message.contains("not looked up") && message.contains("separator ^"));
+        assert_eq!(values(&r.findings[0]), (None, Some(bad)));
     }
 
     #[test]
-    fn a_jira_app_account_for_a_manual_user_is_an_account_type_warning() {
-        for (account_type, kind, expected) in [
-            ("app", IdentityKind::Manual, vec![FindingCode::AccountType]),
+    fn a_jira_app_account_is_an_account_type_warning_for_a_manual_user_only() {
+        let e = entry(Some("pat.lee"));
+        for (account_type, kind, codes) in [
+            ("app", MANUAL, vec![Code::AccountType]),
             ("app", IdentityKind::Bot, vec![]),
-            ("atlassian", IdentityKind::Manual, vec![]),
-            ("customer", IdentityKind::Manual, vec![]),
+            ("atlassian", MANUAL, vec![]),
+            ("customer", MANUAL, vec![]),
         ] {
             let mut jira = user(PAT, "pat.lee");
             jira.account_type = Some(account_type.into());
-            let answer = [by_id(PAT, Lookup::Found(jira))];
-            let r = judged_as(
-                kind,
-                System::Jira,
-                &entry(Some("pat.lee")),
-                valid(PAT),
-                answer,
-            );
-            assert_eq!(
-                (r.status, codes(&r)),
-                (EntryStatus::Verified, expected),
-                "{account_type} {kind:?}"
-            );
+            let answers = vec![by_id(PAT, Lookup::Found(jira))];
+            let r = judged(kind, System::Jira, &e, valid(PAT), answers);
+            assert_eq!(outcome(&r), (Verified, codes), "{account_type} {kind:?}");
         }
     }
 
     #[test]
     fn a_malformed_id_with_an_unknown_external_id_is_not_found_and_keeps_both_findings() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            malformed(),
-            [by_ext("pat.lee", not_found())],
-        );
-        assert_eq!(r.status, EntryStatus::NotFound);
-        assert_eq!(
-            codes(&r),
-            vec![FindingCode::MalformedItsmUserId, FindingCode::NotFound]
-        );
+        let r = snow(malformed(), vec![by_ext("pat.lee", missing())]);
+        let codes = vec![Code::MalformedItsmUserId, Code::NotFound];
+        assert_eq!(outcome(&r), (NotFound, codes));
     }
 
     #[test]
     fn a_malformed_id_with_an_ambiguous_external_id_is_ambiguous() {
         let both = Lookup::Ambiguous(vec![user(PAT, "pat.lee"), user(LEE, "pat.lee")]);
-        let r = judged(
-            &entry(Some("pat.lee")),
-            malformed(),
-            [by_ext("pat.lee", both)],
-        );
-        assert_eq!(r.status, EntryStatus::Ambiguous);
-        assert_eq!(
-            codes(&r),
-            vec![FindingCode::MalformedItsmUserId, FindingCode::Ambiguous]
-        );
+        let r = snow(malformed(), vec![by_ext("pat.lee", both)]);
+        let codes = vec![Code::MalformedItsmUserId, Code::Ambiguous];
+        assert_eq!(outcome(&r), (Ambiguous, codes));
     }
 
     #[test]
     fn a_stale_id_on_an_inactive_account_is_inactive_with_both_findings() {
-        let r = judged(
-            &entry(Some("pat.lee")),
-            valid(LEE),
-            [
-                by_id(LEE, not_found()),
-                by_ext("pat.lee", Lookup::Found(inactive(user(PAT, "pat.lee")))),
-            ],
-        );
-        assert_eq!(r.status, EntryStatus::Inactive);
-        assert_eq!(
-            codes(&r),
-            vec![FindingCode::ItsmUserIdMismatch, FindingCode::Inactive]
-        );
+        let answers = vec![
+            by_id(LEE, missing()),
+            by_ext("pat.lee", locked(PAT, "pat.lee")),
+        ];
+        let r = snow(valid(LEE), answers);
+        let codes = vec![Code::ItsmUserIdMismatch, Code::Inactive];
+        assert_eq!(outcome(&r), (Inactive, codes));
     }
 
     #[test]
     fn a_duplicate_entry_is_an_error_naming_the_line_of_the_first() {
         let f = duplicate_entry("pat@acme.com", "snow", Some(12));
-        assert_eq!(
-            (f.code, f.severity),
-            (FindingCode::DuplicateEntry, Severity::Error)
-        );
-        assert_eq!(
-            (f.unique_record_id.as_deref(), f.integration.as_deref()),
-            (Some("pat@acme.com"), Some("snow"))
-        );
+        assert_eq!((f.code, f.severity), (Code::DuplicateEntry, ERROR));
+        assert_eq!(f.unique_record_id.as_deref(), Some("pat@acme.com"));
+        assert_eq!(f.integration.as_deref(), Some("snow"));
         assert!(f.message.contains("line 12"), "{}", f.message);
+        let unnumbered = duplicate_entry("pat@acme.com", "snow", None);
         assert!(
-            !duplicate_entry("pat@acme.com", "snow", None)
-                .message
-                .contains("line")
+            !unnumbered.message.contains("line"),
+            "{}",
+            unnumbered.message
         );
     }
 
     #[test]
     fn an_unknown_integration_offers_the_case_insensitive_match_in_expected() {
         let f = unknown_integration("pat@acme.com", "SNOW", &["jira", "snow"]);
-        assert_eq!(
-            (f.code, f.severity),
-            (FindingCode::UnknownIntegration, Severity::Error)
-        );
-        assert_eq!(
-            (f.expected.as_deref(), f.actual.as_deref()),
-            (Some("snow"), Some("SNOW"))
-        );
+        assert_eq!((f.code, f.severity), (Code::UnknownIntegration, ERROR));
+        assert_eq!(values(&f), (Some("snow"), Some("SNOW")));
         assert!(f.fix.contains("integration = \"snow\""), "{}", f.fix);
     }
 
     #[test]
     fn an_unknown_integration_without_a_near_match_lists_the_configured_ones() {
         let f = unknown_integration("pat@acme.com", "okta", &["jira", "snow"]);
-        assert_eq!(f.expected, None);
+        assert_eq!(values(&f), (None, Some("okta")));
         assert!(f.fix.contains("jira, snow"), "{}", f.fix);
         let none = unknown_integration("pat@acme.com", "okta", &[]);
         assert!(none.fix.contains("[[connectors]]"), "{}", none.fix);
@@ -926,32 +754,18 @@ mod tests {
 
     #[test]
     fn a_malformed_id_finding_carries_the_stored_value_and_the_reason() {
-        let f = malformed_id(
-            "pat@acme.com",
-            "snow",
-            System::ServiceNow,
-            "xyz",
-            "not 32 hex digits",
-        );
-        assert_eq!(
-            (f.code, f.severity),
-            (FindingCode::MalformedItsmUserId, Severity::Error)
-        );
-        assert_eq!((f.expected, f.actual.as_deref()), (None, Some("xyz")));
-        assert!(f.message.contains("not 32 hex digits"), "{}", f.message);
+        let f = malformed_id("pat@acme.com", "snow", System::ServiceNow, "xyz", "not hex");
+        assert_eq!((f.code, f.severity), (Code::MalformedItsmUserId, ERROR));
+        assert_eq!(values(&f), (None, Some("xyz")));
+        assert!(f.message.contains("not hex"), "{}", f.message);
     }
 
     #[test]
-    fn a_missing_bot_entry_names_the_connector_and_the_field_to_fill() {
+    fn a_missing_bot_entry_is_an_error_on_the_bot_naming_the_field_to_fill() {
         let f = bot_entry_missing(Some("bot@acme.com"), "snow", System::ServiceNow);
-        assert_eq!(
-            (f.code, f.severity),
-            (FindingCode::BotEntryMissing, Severity::Error)
-        );
-        assert_eq!(
-            (f.unique_record_id.as_deref(), f.integration.as_deref()),
-            (Some("bot@acme.com"), Some("snow"))
-        );
+        assert_eq!((f.code, f.severity), (Code::BotEntryMissing, ERROR));
+        assert_eq!(f.unique_record_id.as_deref(), Some("bot@acme.com"));
+        assert_eq!(f.integration.as_deref(), Some("snow"));
         assert!(f.fix.contains("user_name"), "{}", f.fix);
     }
 }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use itsmid_connectors::{
-    ConnectorSettings, Credentials, HttpSettings, OAuthGrant, System, TokenScheme,
+    AuthType, ConnectorSettings, Credentials, HttpSettings, OAuthGrant, System, TokenScheme,
 };
 use url::Url;
 
@@ -62,18 +62,32 @@ pub(super) fn read_auth(
         "type",
         "add type = \"basic\" (or bearer, client_credentials, api_key, authtoken, zoho_oauth)",
     )?;
+    let auth_type = AuthType::parse(&kind);
     if let Some(system) = system
-        && !system.auth_types().contains(&kind.as_str())
+        && !auth_type.is_some_and(|a| system.auth_types().contains(&a))
     {
+        let accepted: Vec<&str> = system.auth_types().iter().map(|a| a.as_str()).collect();
         problems.add(
             t.node("type").and_then(|n| n.line),
             &format!("{}.type", t.path),
             format!("auth type \"{kind}\" does not work with {system}"),
-            format!("use one of: {}", system.auth_types().join(", ")),
+            format!("use one of: {}", accepted.join(", ")),
         );
         t.finish();
         return None;
     }
+    let Some(auth_type) = auth_type else {
+        let all: Vec<&str> = AuthType::ALL.iter().map(|a| a.as_str()).collect();
+        problems.add(
+            t.node("type").and_then(|n| n.line),
+            &format!("{}.type", t.path),
+            format!("unknown auth type \"{kind}\""),
+            format!("use one of {}", all.join(", ")),
+        );
+        t.allow(&["type"]);
+        t.finish();
+        return None;
+    };
     let secret = |key: &'static str| -> Option<SecretRef> {
         let fix = format!("add {key} = \"env:VARIABLE\" (or \"file:PATH\")");
         t.required_string(key, &fix)
@@ -83,8 +97,8 @@ pub(super) fn read_auth(
     let url = |key: &'static str| -> Option<Url> {
         t.string(key).and_then(|raw| checked_url(t, key, &raw))
     };
-    let auth = match kind.as_str() {
-        "basic" => {
+    let auth = match auth_type {
+        AuthType::Basic => {
             let username = text("username", "add the account's user name (Jira: its e-mail)");
             let password = secret("password");
             Some(AuthConfig::Basic {
@@ -92,10 +106,10 @@ pub(super) fn read_auth(
                 password: password?,
             })
         }
-        "bearer" => {
+        AuthType::Bearer => {
             let token = secret("token");
             let instance_url = url("instance_url");
-            if instance_url.is_some() && system != Some(System::Salesforce) {
+            if instance_url.is_some() && !system.is_some_and(System::has_instance_url) {
                 problems.add(
                     t.node("instance_url").and_then(|n| n.line),
                     &format!("{}.instance_url", t.path),
@@ -108,7 +122,7 @@ pub(super) fn read_auth(
                 instance_url,
             })
         }
-        "client_credentials" => {
+        AuthType::ClientCredentials => {
             let token_url = text("token_url", "add the OAuth token endpoint")
                 .and_then(|r| checked_url(t, "token_url", &r));
             let client_id = text("client_id", "add the connected app's client id");
@@ -121,13 +135,13 @@ pub(super) fn read_auth(
                 instance_url,
             })
         }
-        "api_key" => Some(AuthConfig::ApiKey {
+        AuthType::ApiKey => Some(AuthConfig::ApiKey {
             api_key: secret("api_key")?,
         }),
-        "authtoken" => Some(AuthConfig::AuthToken {
+        AuthType::AuthToken => Some(AuthConfig::AuthToken {
             token: secret("token")?,
         }),
-        "zoho_oauth" => {
+        AuthType::ZohoOauth => {
             let token_url = text("token_url", "add the Zoho accounts token endpoint")
                 .and_then(|r| checked_url(t, "token_url", &r));
             let client_id = text("client_id", "add the Zoho client id");
@@ -139,15 +153,6 @@ pub(super) fn read_auth(
                 client_secret: client_secret?,
                 refresh_token: refresh_token?,
             })
-        }
-        other => {
-            problems.add(
-                t.node("type").and_then(|n| n.line),
-                &format!("{}.type", t.path),
-                format!("unknown auth type \"{other}\""),
-                "use basic, bearer, client_credentials, api_key, authtoken or zoho_oauth",
-            );
-            None
         }
     };
     t.allow(&["type"]);
