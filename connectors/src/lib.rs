@@ -340,6 +340,24 @@ pub struct ItsmUser {
     pub record_kind: Option<String>,
 }
 
+impl ItsmUser {
+    /// The account's type where it cannot act as a person (ACCOUNT_TYPE),
+    /// with the types that can; `None` for a person's account or where the
+    /// system has no account types.
+    pub fn not_a_person(&self) -> Option<NotAPerson> {
+        jira::not_a_person(self.account_type.as_deref()?)
+    }
+}
+
+/// An account of a type that cannot act for a manual user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAPerson {
+    /// The account's type as the system names it.
+    pub account_type: String,
+    /// The types a person's account has, in the system's words.
+    pub person_types: &'static str,
+}
+
 /// One thing to look up: a stored ITSM User ID or an External ID.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LookupKey {

@@ -261,17 +261,25 @@ pub(super) fn judge(
             );
         }
     }
-    if identity.kind == IdentityKind::Manual && user.account_type.as_deref() == Some("app") {
+    if identity.kind == IdentityKind::Manual
+        && let Some(not_a_person) = user.not_a_person()
+    {
         findings.push(
             finding(
                 FindingCode::AccountType,
                 format!(
-                    "the account {} is a {system} app account, which cannot act as a person",
-                    user.itsm_user_id
+                    "the account {} is a {system} {} account, which cannot act as a person",
+                    user.itsm_user_id, not_a_person.account_type
                 ),
-                "point the entry at the person's own atlassian or customer account".to_owned(),
+                format!(
+                    "point the entry at the person's own {} account",
+                    not_a_person.person_types
+                ),
             )
-            .values(Some("atlassian or customer".into()), Some("app".into())),
+            .values(
+                Some(not_a_person.person_types.into()),
+                Some(not_a_person.account_type),
+            ),
         );
     }
     EntryResult {

@@ -397,6 +397,16 @@ impl Connector for Client {
     }
 }
 
+/// Jira's `app` accounts belong to integrations and cannot act as a
+/// person; `atlassian` accounts and Service Management `customer` accounts
+/// are people.
+pub(crate) fn not_a_person(account_type: &str) -> Option<crate::NotAPerson> {
+    (account_type == "app").then(|| crate::NotAPerson {
+        account_type: account_type.to_owned(),
+        person_types: "atlassian or customer",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
