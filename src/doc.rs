@@ -362,6 +362,17 @@ impl<'a> TableReader<'a> {
             || matches!(self.node(key).map(|n| &n.value), Some(Value::Null))
     }
 
+    pub fn boolean(&self, key: &'static str) -> Option<bool> {
+        let node = self.node(key)?;
+        match &node.value {
+            Value::Boolean(b) => Some(*b),
+            _ => {
+                self.wrong_type(key, node, "true or false");
+                None
+            }
+        }
+    }
+
     pub fn integer(&self, key: &'static str) -> Option<i64> {
         let node = self.node(key)?;
         match &node.value {
@@ -456,7 +467,10 @@ impl<'a> TableReader<'a> {
 
     /// Refuses every key nobody asked for, offering the closest known key.
     pub fn finish(&self) {
-        let known = self.known.borrow();
+        let mut known = self.known.borrow().clone();
+        // A key asked for twice (read, then allowed) is listed once.
+        let mut seen = std::collections::BTreeSet::new();
+        known.retain(|k| seen.insert(*k));
         for (key, node) in self.entries {
             if known.iter().any(|k| k == key) {
                 continue;

@@ -35,11 +35,14 @@ pub enum FindingCode {
     ExternalIdNotCanonical,
     BotSetting,
     AccountType,
+    BotPermissionMissing,
+    UserNotCustomer,
+    WorkflowGap,
 }
 
 impl FindingCode {
     /// Every code, in SPEC section 5's order.
-    pub const ALL: [FindingCode; 16] = [
+    pub const ALL: [FindingCode; 19] = [
         FindingCode::UnknownIntegration,
         FindingCode::BotEntryMissing,
         FindingCode::DuplicateEntry,
@@ -56,6 +59,9 @@ impl FindingCode {
         FindingCode::ExternalIdNotCanonical,
         FindingCode::BotSetting,
         FindingCode::AccountType,
+        FindingCode::BotPermissionMissing,
+        FindingCode::UserNotCustomer,
+        FindingCode::WorkflowGap,
     ];
 
     /// SPEC section 5's severity of each code; an exhaustive match, so a
@@ -66,7 +72,8 @@ impl FindingCode {
             | FindingCode::NameMismatch
             | FindingCode::ExternalIdNotCanonical
             | FindingCode::BotSetting
-            | FindingCode::AccountType => Severity::Warning,
+            | FindingCode::AccountType
+            | FindingCode::WorkflowGap => Severity::Warning,
             FindingCode::UnknownIntegration
             | FindingCode::BotEntryMissing
             | FindingCode::DuplicateEntry
@@ -77,7 +84,9 @@ impl FindingCode {
             | FindingCode::MalformedItsmUserId
             | FindingCode::SharedItsmAccount
             | FindingCode::BotCredentialMismatch
-            | FindingCode::SystemUnavailable => Severity::Error,
+            | FindingCode::SystemUnavailable
+            | FindingCode::BotPermissionMissing
+            | FindingCode::UserNotCustomer => Severity::Error,
         }
     }
 
@@ -99,6 +108,9 @@ impl FindingCode {
             FindingCode::ExternalIdNotCanonical => "EXTERNAL_ID_NOT_CANONICAL",
             FindingCode::BotSetting => "BOT_SETTING",
             FindingCode::AccountType => "ACCOUNT_TYPE",
+            FindingCode::BotPermissionMissing => "BOT_PERMISSION_MISSING",
+            FindingCode::UserNotCustomer => "USER_NOT_CUSTOMER",
+            FindingCode::WorkflowGap => "WORKFLOW_GAP",
         }
     }
 }
@@ -226,6 +238,31 @@ impl CredentialCheck {
     }
 }
 
+/// Bot readiness for one system (SPEC section 5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessStatus {
+    /// The probe found everything in place.
+    Ok,
+    /// The probe made a finding.
+    Problems,
+    /// A part of the probe could not tell; `readiness_detail` says why.
+    Unavailable,
+    /// Disabled, or the bot's entry is missing or not verified.
+    Skipped,
+}
+
+impl ReadinessStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadinessStatus::Ok => "ok",
+            ReadinessStatus::Problems => "problems",
+            ReadinessStatus::Unavailable => "unavailable",
+            ReadinessStatus::Skipped => "skipped",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SystemRow {
     pub integration: String,
@@ -240,6 +277,9 @@ pub struct SystemRow {
     pub rate_limit_waits: u32,
     /// What went wrong, for an unavailable system.
     pub detail: Option<String>,
+    pub readiness: ReadinessStatus,
+    /// Why readiness is `unavailable` or `skipped`; what could not be told.
+    pub readiness_detail: Option<String>,
     /// What the system said about itself (Salesforce `api_usage` and
     /// `api_remaining` from `Sforce-Limit-Info`).
     #[serde(flatten)]
@@ -351,6 +391,7 @@ impl Report {
             "status",
             "requests",
             "credentials",
+            "readiness",
             "notes",
         ]);
         for row in &self.systems {
@@ -368,6 +409,12 @@ impl Report {
                 status,
                 row.api_requests.to_string(),
                 credentials,
+                match &row.readiness_detail {
+                    Some(detail) if row.readiness != ReadinessStatus::Problems => {
+                        format!("{} ({detail})", row.readiness.as_str())
+                    }
+                    _ => row.readiness.as_str().to_owned(),
+                },
                 row.notes
                     .iter()
                     .map(|(k, v)| format!("{k}: {v}"))
@@ -479,6 +526,9 @@ mod tests {
             FindingCode::ExternalIdNotCanonical => 13,
             FindingCode::BotSetting => 14,
             FindingCode::AccountType => 15,
+            FindingCode::BotPermissionMissing => 16,
+            FindingCode::UserNotCustomer => 17,
+            FindingCode::WorkflowGap => 18,
         }
     }
 
@@ -504,6 +554,7 @@ mod tests {
             "EXTERNAL_ID_NOT_CANONICAL",
             "BOT_SETTING",
             "ACCOUNT_TYPE",
+            "WORKFLOW_GAP",
         ];
         for code in FindingCode::ALL {
             let expected = if warnings.contains(&code.as_str()) {

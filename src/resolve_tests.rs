@@ -107,6 +107,7 @@ fn connected(config: &Config) -> Vec<Connected> {
         instance_url: None,
         lookup_field: c.system.default_lookup_field().to_owned(),
         http: HttpSettings::default(),
+        readiness: c.readiness.clone(),
     };
     let connector = |c: &crate::config::ConnectorConfig| AnyConnector::new(build(c)).unwrap();
     let connected = config.connectors.iter();

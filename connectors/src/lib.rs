@@ -11,6 +11,7 @@ pub mod freshservice;
 pub mod http;
 pub mod jira;
 pub mod manageengine;
+pub mod readiness;
 pub mod salesforce;
 pub mod servicenow;
 pub mod sim;
@@ -19,6 +20,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+pub use readiness::{
+    Readiness, ReadinessInput, ReadinessKind, ReadinessProblem, ReadinessSettings,
+};
 
 pub use http::{
     Classifier, ConnectorError, Credentials, HttpClient, HttpSettings, OAuthGrant, Reason,
@@ -457,6 +462,11 @@ pub trait Connector: Send + Sync {
     fn bot_setting_problems(&self, _bot: &ItsmUser) -> Vec<BotSettingProblem> {
         Vec::new()
     }
+
+    /// Bot readiness (SPEC section 5.1): read-only GET requests with the
+    /// bot's own credentials, made after its entry is verified. Never an
+    /// error: what cannot be told is in [`Readiness::cannot_tell`].
+    fn readiness(&self, input: &ReadinessInput) -> impl Future<Output = Readiness> + Send;
 }
 
 /// Everything a connector needs from the config, already validated.
@@ -472,6 +482,8 @@ pub struct ConnectorSettings {
     /// The field that holds the External ID (`lookup_by`).
     pub lookup_field: String,
     pub http: HttpSettings,
+    /// `[connectors.readiness]`.
+    pub readiness: ReadinessSettings,
 }
 
 /// Dispatch over the implemented systems. A new system fails to compile
@@ -527,6 +539,16 @@ impl AnyConnector {
             AnyConnector::Freshservice(c) => c.http(),
             AnyConnector::ManageEngine(c) => c.http(),
             AnyConnector::Salesforce(c) => c.http(),
+        }
+    }
+
+    pub async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        match self {
+            AnyConnector::ServiceNow(c) => c.readiness(input).await,
+            AnyConnector::Jira(c) => c.readiness(input).await,
+            AnyConnector::Freshservice(c) => c.readiness(input).await,
+            AnyConnector::ManageEngine(c) => c.readiness(input).await,
+            AnyConnector::Salesforce(c) => c.readiness(input).await,
         }
     }
 

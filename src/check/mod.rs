@@ -11,6 +11,7 @@ use itsmid_connectors::{
 };
 
 mod judge;
+mod readiness;
 
 use judge::judge;
 pub use judge::{bot_entry_missing, duplicate_entry, malformed_id, unknown_integration};
@@ -19,7 +20,7 @@ use crate::config::{Config, ConnectorConfig};
 use crate::identities::{Identities, Identity, IdentityKind, ItsmIdInfo};
 use crate::report::{
     CredentialCheck, EntryReport, EntryStatus, Finding, FindingCode, FoundRecord, IdentityReport,
-    Report, SCHEMA, Severity, Summary, SystemRow, SystemStatus,
+    ReadinessStatus, Report, SCHEMA, Severity, Summary, SystemRow, SystemStatus,
 };
 
 /// A configured connector, ready to send.
@@ -200,6 +201,8 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             credential_owner: None,
             rate_limit_waits: c.connector.http().rate_limit_waits(),
             detail: None,
+            readiness: ReadinessStatus::Skipped,
+            readiness_detail: None,
             notes: c.connector.http().notes(),
             wall_time: outcome.wall_time,
         };
@@ -249,6 +252,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
     }
 
     shared_accounts(&people, &mut results);
+    readiness::probe(&people, connected, &results, &mut rows, &mut findings).await;
 
     let mut identity_reports = Vec::new();
     for (i, identity) in people.iter().enumerate() {

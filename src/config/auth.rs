@@ -234,5 +234,6 @@ pub fn connector_settings(
             timeout: connector.timeout,
             ..HttpSettings::default()
         },
+        readiness: connector.readiness.clone(),
     })
 }

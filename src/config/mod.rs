@@ -11,12 +11,13 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use itsmid_connectors::{Integration, System};
+use itsmid_connectors::{Integration, ReadinessSettings, System};
 use url::Url;
 
 use crate::doc::{self, InputError, InputErrors, Problems, TableReader};
 
 mod auth;
+mod readiness;
 mod secret;
 
 pub use auth::{AuthConfig, MissingSecrets, connector_settings};
@@ -72,6 +73,8 @@ pub struct ConnectorConfig {
     pub lookup_by: Option<String>,
     pub timeout: Duration,
     pub auth: AuthConfig,
+    /// `[connectors.readiness]`; the defaults when the table is absent.
+    pub readiness: ReadinessSettings,
     pub line: Option<usize>,
 }
 
@@ -446,6 +449,10 @@ fn read_connector(t: &TableReader<'_>, base: &Path) -> Option<ConnectorConfig> {
             None
         }
     };
+    let readiness = match t.table("readiness") {
+        Some(r) => readiness::read_readiness(&r, system),
+        None => ReadinessSettings::default(),
+    };
     let line = t.node("integration").and_then(|n| n.line).or(t.line);
     t.finish();
     Some(ConnectorConfig {
@@ -456,6 +463,7 @@ fn read_connector(t: &TableReader<'_>, base: &Path) -> Option<ConnectorConfig> {
         lookup_by,
         timeout: timeout?,
         auth: auth?,
+        readiness,
         line,
     })
 }

@@ -476,6 +476,12 @@ impl Seen {
 }
 
 impl Connector for Client {
+    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
+        let mut readiness = crate::Readiness::default();
+        readiness.cannot_tell("this system's readiness probe is not built yet");
+        readiness
+    }
+
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let keys: BTreeSet<&LookupKey> = keys.iter().collect();
         let mut lookups = Lookups::default();

@@ -319,6 +319,12 @@ fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
 }
 
 impl Connector for Client {
+    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
+        let mut readiness = crate::Readiness::default();
+        readiness.cannot_tell("this system's readiness probe is not built yet");
+        readiness
+    }
+
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let mut lookups = Lookups::default();
         let mut ids = BTreeSet::new();

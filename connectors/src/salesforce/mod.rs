@@ -355,6 +355,12 @@ fn folded(value: &str) -> String {
 }
 
 impl Connector for Client {
+    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
+        let mut readiness = crate::Readiness::default();
+        readiness.cannot_tell("this system's readiness probe is not built yet");
+        readiness
+    }
+
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let keys: BTreeSet<&LookupKey> = keys.iter().collect();
         let mut lookups = Lookups::default();
@@ -507,6 +513,7 @@ mod tests {
             instance_url: None,
             lookup_field: "Username".into(),
             http: HttpSettings::default(),
+            readiness: crate::ReadinessSettings::default(),
         })
         .expect("valid settings")
     }

@@ -3,7 +3,9 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use itsmid_connectors::{ConnectorSettings, Credentials, HttpSettings, Integration, System};
+use itsmid_connectors::{
+    ConnectorSettings, Credentials, HttpSettings, Integration, ReadinessSettings, System,
+};
 use secrecy::SecretString;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -35,6 +37,7 @@ pub fn settings(
             retry_budget: Duration::from_secs(3),
             base_backoff: Duration::from_millis(5),
         },
+        readiness: ReadinessSettings::default(),
     }
 }
 

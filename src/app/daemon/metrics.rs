@@ -144,7 +144,9 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{CredentialCheck, Finding, FindingCode, Summary, SystemRow, SystemStatus};
+    use crate::report::{
+        CredentialCheck, Finding, FindingCode, ReadinessStatus, Summary, SystemRow, SystemStatus,
+    };
 
     fn report() -> Report {
         Report {
@@ -162,6 +164,8 @@ mod tests {
                 credential_owner: None,
                 rate_limit_waits: 1,
                 detail: None,
+                readiness: ReadinessStatus::Skipped,
+                readiness_detail: None,
                 notes: Default::default(),
                 wall_time: std::time::Duration::from_millis(120),
             }],
