@@ -17,7 +17,7 @@ use crate::check::{CheckRun, Connected};
 use crate::config::Config;
 use crate::edit::{IdentitiesFile, Who};
 use crate::identities::{Identities, Identity, IdentityKind};
-use crate::report::EntryStatus;
+use crate::report::{EntryStatus, Finding, FindingCode};
 use crate::verdict::Verdict;
 
 pub const SCHEMA: &str = "itsmid.resolve.v1";
@@ -89,6 +89,9 @@ pub struct Plan {
     pub summary: Summary,
     pub systems: Vec<SystemStatus>,
     pub identities: Vec<IdentityPlan>,
+    /// The check's readiness findings (SPEC section 5.1) with their fixes:
+    /// resolve cannot grant a permission, so it lists them.
+    pub readiness: Vec<Finding>,
 }
 
 /// Builds the plan from a finished check, then looks up suggestions for
@@ -125,6 +128,10 @@ pub async fn plan(
         let plan = &mut plans[at.identity];
         match result.status {
             EntryStatus::Verified | EntryStatus::Mismatch => {}
+            EntryStatus::UnknownIntegration => {
+                propose_spelling(identity, at.entry, connected, plan);
+                continue;
+            }
             EntryStatus::Inactive => {
                 plan.notes.push(format!(
                     "{integration}: the account is inactive; nothing is written for it"
@@ -256,11 +263,65 @@ pub async fn plan(
         },
         systems,
         identities,
+        readiness: run
+            .report
+            .findings
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.code,
+                    FindingCode::BotPermissionMissing
+                        | FindingCode::UserNotCustomer
+                        | FindingCode::WorkflowGap
+                        | FindingCode::BotSetting
+                )
+            })
+            .cloned()
+            .collect(),
     }
 }
 
 fn identities_path(config: &Config) -> String {
     config.identities.display().to_string()
+}
+
+/// The connector's spelling of an integration id that matches exactly one
+/// connector without regard to case: certain, so it is written. Never when
+/// the identity already has an entry with that spelling (two entries for
+/// one integration would follow).
+fn propose_spelling(
+    identity: &Identity,
+    entry: usize,
+    connected: &[Connected],
+    plan: &mut IdentityPlan,
+) {
+    let written = identity.itsm[entry].integration.as_str();
+    let matches: Vec<&str> = connected
+        .iter()
+        .map(|c| c.config.integration.as_str())
+        .filter(|known| known.eq_ignore_ascii_case(written))
+        .collect();
+    let [spelling] = matches.as_slice() else {
+        return;
+    };
+    if identity
+        .itsm
+        .iter()
+        .any(|e| e.integration.as_str() == *spelling)
+    {
+        plan.notes.push(format!(
+            "{written}: the identity also has an entry for \"{spelling}\"; remove one of them by hand"
+        ));
+        return;
+    }
+    plan.changes.push(Change {
+        integration: (*spelling).to_owned(),
+        entry: Some(entry),
+        field: "integration",
+        old: Some(written.to_owned()),
+        new: (*spelling).to_owned(),
+        reason: "the connector's spelling; integrations are matched case-sensitively".to_owned(),
+    });
 }
 
 /// A missing bot entry is added for a connector whose credentials' owner
@@ -277,10 +338,15 @@ fn add_missing_bot_entries(
     let bot = people[bot_index];
     for c in connected {
         let integration = c.config.integration.as_str();
-        if bot
-            .itsm
+        let renamed = plans[bot_index]
+            .changes
             .iter()
-            .any(|e| e.integration.as_str() == integration)
+            .any(|c| c.field == "integration" && c.new == integration);
+        if renamed
+            || bot
+                .itsm
+                .iter()
+                .any(|e| e.integration.as_str() == integration)
             || run.unavailable.contains(integration)
         {
             continue;
@@ -644,6 +710,23 @@ impl Plan {
             }
             for note in &identity.notes {
                 let _ = writeln!(out, "  ! {note}");
+            }
+        }
+        if !self.readiness.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nBot readiness (resolve cannot grant these; fix them in the system):"
+            );
+            for finding in &self.readiness {
+                let _ = writeln!(
+                    out,
+                    "  {} {} / {}: {}\n      fix: {}",
+                    finding.code.as_str(),
+                    finding.unique_record_id.as_deref().unwrap_or("-"),
+                    finding.integration.as_deref().unwrap_or("-"),
+                    finding.message,
+                    finding.fix
+                );
             }
         }
         out

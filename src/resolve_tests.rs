@@ -447,3 +447,89 @@ async fn write_sets_the_values_keeps_comments_and_a_second_write_changes_nothing
         (0, false)
     );
 }
+
+const BOT_WITH_SNOW_IN_CAPITALS: &str = r#"
+[bot]
+unique_record_id = "moveworks-bot@acme.com"
+
+[[bot.itsm]]
+integration = "SNOW"   # the connector says "snow"
+external_id = "moveworks.bot"
+"#;
+
+#[tokio::test]
+async fn an_integration_that_matches_one_connector_in_another_case_gets_its_spelling() {
+    let ids = Identities::parse(Path::new("i.toml"), BOT_WITH_SNOW_IN_CAPITALS, &[]).unwrap();
+    let run = check_run(vec![(BOT, 0, EntryStatus::UnknownIntegration, None)]);
+    let plan = planned(&ids, &run).await;
+    assert_eq!(
+        changes(&plan, BOT, "snow"),
+        [("integration", Some("SNOW"), "snow")],
+        "the rename only, and no second bot entry for snow: {plan:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_spelling_is_written_and_a_second_write_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("identities.toml");
+    std::fs::write(&path, BOT_WITH_SNOW_IN_CAPITALS).unwrap();
+    let first = Identities::load(&path, &[]).unwrap();
+    let run = check_run(vec![(BOT, 0, EntryStatus::UnknownIntegration, None)]);
+    assert!(write(&first, &planned(&first, &run).await).unwrap());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("integration = \"snow\"   # the connector says \"snow\""),
+        "{text}"
+    );
+    let second = Identities::load(&path, &[]).unwrap();
+    let run = check_run(Vec::new());
+    assert!(!write(&second, &planned(&second, &run).await).unwrap());
+}
+
+#[tokio::test]
+async fn no_spelling_is_proposed_when_the_identity_has_the_connectors_spelling_too() {
+    let text = format!(
+        "{BOT_WITH_SNOW_IN_CAPITALS}\n[[bot.itsm]]\nintegration = \"snow\"\nexternal_id = \"moveworks.bot\"\n"
+    );
+    let ids = Identities::parse(Path::new("i.toml"), &text, &[]).unwrap();
+    let run = check_run(vec![(BOT, 0, EntryStatus::UnknownIntegration, None)]);
+    let plan = planned(&ids, &run).await;
+    assert!(changes(&plan, BOT, "snow").is_empty(), "{plan:#?}");
+    let notes: Vec<&String> = plan.identities.iter().flat_map(|p| &p.notes).collect();
+    assert!(notes.iter().any(|n| n.contains("remove one")), "{notes:?}");
+}
+
+#[tokio::test]
+async fn an_integration_matching_no_connector_in_any_case_is_left_alone() {
+    let text = BOT_WITH_SNOW_IN_CAPITALS.replace("\"SNOW\"", "\"snow_old\"");
+    let ids = Identities::parse(Path::new("i.toml"), &text, &[]).unwrap();
+    let run = check_run(vec![(BOT, 0, EntryStatus::UnknownIntegration, None)]);
+    let plan = planned(&ids, &run).await;
+    let renames = plan
+        .identities
+        .iter()
+        .flat_map(|p| &p.changes)
+        .filter(|c| c.field == "integration")
+        .count();
+    assert_eq!(renames, 0, "{plan:#?}");
+}
+
+#[tokio::test]
+async fn readiness_findings_are_listed_with_their_fixes_and_nothing_else() {
+    let mut run = check_run(Vec::new());
+    run.report.findings = vec![
+        Finding::new(
+            FindingCode::BotPermissionMissing,
+            "lacks itil",
+            "grant itil",
+        ),
+        Finding::new(FindingCode::NotFound, "no such user", "correct it"),
+        Finding::new(FindingCode::WorkflowGap, "no resolve", "add it"),
+    ];
+    let plan = planned(&identities(), &run).await;
+    let listed: Vec<&str> = plan.readiness.iter().map(|f| f.code.as_str()).collect();
+    assert_eq!(listed, ["BOT_PERMISSION_MISSING", "WORKFLOW_GAP"]);
+    let table = plan.to_table();
+    assert!(table.contains("fix: grant itil"), "{table}");
+}
