@@ -16,6 +16,13 @@ pub struct Node {
     pub line: Option<usize>,
 }
 
+impl Node {
+    /// A node without a line (JSON).
+    fn plain(value: Value) -> Node {
+        Node { value, line: None }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Value {
     String(String),
@@ -164,15 +171,95 @@ pub fn parse_toml(file: &Path, text: &str) -> Result<Node, InputError> {
 pub fn parse_json(file: &Path, text: &str) -> Result<Node, InputError> {
     // A byte order mark is what some editors write first; it is no JSON.
     let text = text.trim_start_matches('\u{feff}');
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(value) => Ok(convert_json(value)),
-        Err(err) => Err(InputError {
-            file: file.to_path_buf(),
-            line: Some(err.line()),
-            path: String::new(),
-            message: format!("not valid JSON: {err}"),
-            fix: "correct the syntax at that line".into(),
-        }),
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let parsed = serde::de::DeserializeSeed::deserialize(JsonNode, &mut deserializer)
+        .and_then(|node| deserializer.end().map(|()| node));
+    parsed.map_err(|err| InputError {
+        file: file.to_path_buf(),
+        line: Some(err.line()),
+        path: String::new(),
+        message: format!("not valid JSON: {err}"),
+        fix: if err.to_string().contains(REPEATED_KEY) {
+            "keep one of the two; a repeated key would silently hide the first value".into()
+        } else {
+            "correct the syntax at that line".into()
+        },
+    })
+}
+
+/// What a repeated key's error says, to give it its own fix.
+const REPEATED_KEY: &str = "is repeated in one object";
+
+/// Builds a [`Node`] straight from JSON, refusing an object with a repeated
+/// key (serde_json would keep the last value without a word).
+struct JsonNode;
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonNode {
+    type Value = Node;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Node, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonNode {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::plain(Value::Null))
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Node, E> {
+        Ok(Node::plain(Value::Boolean(b)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Node, E> {
+        Ok(Node::plain(Value::Integer(n)))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Node, E> {
+        Ok(Node::plain(match i64::try_from(n) {
+            Ok(n) => Value::Integer(n),
+            Err(_) => Value::Float(n as f64),
+        }))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Node, E> {
+        Ok(Node::plain(Value::Float(n)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Node, E> {
+        Ok(Node::plain(Value::String(s.to_owned())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Node, E> {
+        Ok(Node::plain(Value::String(s)))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(JsonNode)? {
+            items.push(item);
+        }
+        Ok(Node::plain(Value::Array(items)))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries: Vec<(String, Node)> = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key \"{key}\" {REPEATED_KEY}"
+                )));
+            }
+            let value = map.next_value_seed(JsonNode)?;
+            entries.push((key, value));
+        }
+        Ok(Node::plain(Value::Table(entries)))
     }
 }
 
@@ -212,25 +299,6 @@ fn convert_value(value: &toml::de::DeValue<'_>, lines: &LineIndex, start: usize)
         value,
         line: Some(lines.line(start)),
     }
-}
-
-fn convert_json(value: serde_json::Value) -> Node {
-    let value = match value {
-        serde_json::Value::Null => Value::Null,
-        serde_json::Value::Bool(b) => Value::Boolean(b),
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        serde_json::Value::String(s) => Value::String(s),
-        serde_json::Value::Array(items) => {
-            Value::Array(items.into_iter().map(convert_json).collect())
-        }
-        serde_json::Value::Object(map) => {
-            Value::Table(map.into_iter().map(|(k, v)| (k, convert_json(v))).collect())
-        }
-    };
-    Node { value, line: None }
 }
 
 /// Byte offset to 1-based line.
@@ -542,5 +610,47 @@ mod tests {
     fn syntax_errors_name_the_line() {
         let err = parse_toml(Path::new("f.toml"), "a = 1\nb = \n").expect_err("invalid");
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn a_repeated_json_key_is_refused_with_its_line() {
+        let text = "{\n  \"bot\": {\"unique_record_id\": \"a\"},\n  \"bot\": {\"unique_record_id\": \"b\"}\n}\n";
+        let err = parse_json(Path::new("i.json"), text).expect_err("refused");
+        assert_eq!(err.line, Some(3), "{err:?}");
+        assert!(err.message.contains("\"bot\" is repeated"), "{err:?}");
+        assert!(err.fix.contains("keep one"), "{err:?}");
+    }
+
+    #[test]
+    fn json_after_a_byte_order_mark_reads_with_its_values() {
+        let node = parse_json(
+            Path::new("i.json"),
+            "\u{feff}{\"a\": [1, 2.5, true, null, \"x\"]}",
+        )
+        .expect("valid JSON");
+        let Value::Table(entries) = node.value else {
+            panic!("a table")
+        };
+        let Value::Array(items) = &entries[0].1.value else {
+            panic!("an array")
+        };
+        assert!(matches!(items[0].value, Value::Integer(1)));
+        assert!(matches!(items[1].value, Value::Float(f) if f == 2.5));
+        assert!(matches!(items[2].value, Value::Boolean(true)));
+        assert!(matches!(items[3].value, Value::Null));
+        assert!(matches!(&items[4].value, Value::String(s) if s == "x"));
+    }
+
+    #[test]
+    fn a_key_read_and_allowed_is_listed_once_among_the_known_keys() {
+        let node = parse_toml(Path::new("f.toml"), "type = \"x\"\nzzzzzzzz = 1\n").expect("valid");
+        let problems = Problems::new(Path::new("f.toml"));
+        let root = TableReader::new(&problems, &node, "").expect("a table");
+        let _ = root.string("type");
+        root.allow(&["type"]);
+        root.finish();
+        let errors = problems.into_errors();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].fix, "remove it; known keys here: type");
     }
 }

@@ -232,13 +232,25 @@ impl Reader<'_> {
                     ));
                 }
             }
-            if text.trim().is_empty() {
+            // A byte order mark is what some exporters write first.
+            let row = if line == 1 {
+                text.trim_start_matches('\u{feff}')
+            } else {
+                text.as_str()
+            };
+            if row.trim().is_empty() {
                 continue;
             }
-            let object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
-                .map_err(|err| self.error(Some(line), format!("not a JSON object: {err}")))?;
+            let mut deserializer = serde_json::Deserializer::from_str(row);
+            let newlines = Rc::new(Cell::new(0u64));
+            let (_, entries) = ObjectSeed {
+                newlines: &newlines,
+            }
+            .deserialize(&mut deserializer)
+            .and_then(|entries| deserializer.end().map(|()| entries))
+            .map_err(|err| self.error(Some(line), format!("not a JSON object: {err}")))?;
             let record = self
-                .json_record(&mapping, object.into_iter(), line)
+                .json_record(&mapping, entries.into_iter(), line)
                 .map_err(|message| self.error(Some(line), message))?;
             visit(record);
         }
@@ -251,8 +263,11 @@ impl Reader<'_> {
     ) -> Result<(), SourceError> {
         let mapping = self.mapping()?;
         let newlines = Rc::new(Cell::new(0u64));
+        let mut inner = BufReader::with_capacity(1 << 16, file);
+        skip_byte_order_mark(&mut inner)
+            .map_err(|err| self.error(None, format!("cannot read the source export: {err}")))?;
         let counted = CountingReader {
-            inner: BufReader::with_capacity(1 << 16, file),
+            inner,
             newlines: Rc::clone(&newlines),
         };
         let mut deserializer = serde_json::Deserializer::from_reader(counted);
@@ -397,6 +412,16 @@ fn header_name(cell: &str) -> &str {
 
 /// Counts the newlines read, so a JSON array's records know their line.
 /// serde_json reads one byte at a time, so the count is exact.
+/// Skips a UTF-8 byte order mark at the start, which some exporters write
+/// and JSON does not allow.
+fn skip_byte_order_mark(reader: &mut impl BufRead) -> std::io::Result<()> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if reader.fill_buf()?.starts_with(BOM) {
+        reader.consume(BOM.len());
+    }
+    Ok(())
+}
+
 struct CountingReader<R> {
     inner: R,
     newlines: Rc<Cell<u64>>,
@@ -479,9 +504,15 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let line = self.newlines.get() + 1;
-        let mut entries = Vec::new();
-        while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
-            entries.push(entry);
+        let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            // serde_json would keep the last value without a word.
+            if entries.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the key \"{key}\" is repeated in one record; keep one of the two"
+                )));
+            }
+            entries.push((key, value));
         }
         Ok((line, entries))
     }
@@ -560,6 +591,49 @@ mod tests {
             &[("email_addr", "Work Email")],
         );
         assert_eq!(read_all(&src).expect("reads").len(), 1);
+    }
+
+    #[test]
+    fn a_byte_order_mark_before_a_json_array_or_json_lines_is_ignored() {
+        let dir = tempfile::tempdir().expect("dir");
+        let array = source(
+            dir.path(),
+            "hr.json",
+            "\u{feff}[{\"email_addr\": \"pat@acme.com\"},\n {\"email_addr\": \"kim@acme.com\"}]\n",
+            &[],
+        );
+        let records = read_all(&array).expect("the array reads");
+        assert_eq!(records.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 2]);
+        let lines = source(
+            dir.path(),
+            "hr.jsonl",
+            "\u{feff}{\"email_addr\": \"pat@acme.com\"}\n{\"email_addr\": \"kim@acme.com\"}\n",
+            &[],
+        );
+        assert_eq!(read_all(&lines).expect("the lines read").len(), 2);
+    }
+
+    #[test]
+    fn a_repeated_key_in_a_json_record_is_a_malformed_row_with_its_line() {
+        let dir = tempfile::tempdir().expect("dir");
+        let array = source(
+            dir.path(),
+            "hr.json",
+            "[{\"email_addr\": \"pat@acme.com\"},\n {\"email_addr\": \"a@acme.com\", \"email_addr\": \"b@acme.com\"}]\n",
+            &[],
+        );
+        let err = read_all(&array).expect_err("refused");
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("\"email_addr\" is repeated"), "{err}");
+        let lines = source(
+            dir.path(),
+            "hr.jsonl",
+            "{\"email_addr\": \"pat@acme.com\"}\n{\"full_name\": \"A\", \"full_name\": \"B\"}\n",
+            &[],
+        );
+        let err = read_all(&lines).expect_err("refused");
+        assert_eq!(err.line, Some(2), "{err}");
+        assert!(err.message.contains("\"full_name\" is repeated"), "{err}");
     }
 
     #[test]
