@@ -47,6 +47,8 @@ pub struct PipelineConfig {
     pub max_changed_ratio: f64,
     pub custom_attributes: Vec<String>,
     pub large_change_min_users: u64,
+    /// The ratios also hold against the newest kept load at least this old.
+    pub drift_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -233,8 +235,20 @@ fn read_pipeline(root: &TableReader<'_>) -> Option<PipelineConfig> {
         max_changed_ratio: 0.25,
         custom_attributes: Vec::new(),
         large_change_min_users: 100,
+        drift_window: Duration::from_secs(24 * 60 * 60),
     };
     if let Some(t) = root.table("pipeline") {
+        if let Some(raw) = t.string("drift_window") {
+            match parse_duration(&raw) {
+                Some(window) if !window.is_zero() => pipeline.drift_window = window,
+                _ => t.problems().add(
+                    t.node("drift_window").and_then(|n| n.line),
+                    "pipeline.drift_window",
+                    format!("`pipeline.drift_window` = \"{raw}\" is not a duration"),
+                    "write a duration such as \"24h\" or \"168h\"",
+                ),
+            }
+        }
         if let Some(key) = t.string("joining_key") {
             pipeline.joining_key = key;
         }

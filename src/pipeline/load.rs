@@ -17,7 +17,7 @@ use super::model::{
     AttrKind, ImportedUser, MergedEntry, Origin, PREVIOUS_LOAD, PreviousEntry, PreviousUser,
     PreviousValue, RESOLVED, Schema, Value, fnv, stable_hash,
 };
-use super::store::{Current, LoadTx, Store, StoreError};
+use super::store::{Current, LoadTx, Snapshot, Store, StoreError};
 use super::validate::{self, Blocked, Counts};
 
 /// SPEC's naming trap, translated here and nowhere else.
@@ -294,6 +294,7 @@ pub fn load(
         record: Vec::with_capacity(1024),
         provenance: Vec::with_capacity(256),
         write: Vec::new(),
+        hashes: Vec::with_capacity(users.len()),
         closed: Vec::new(),
         removed: Vec::new(),
         counts: Counts {
@@ -321,6 +322,7 @@ pub fn load(
         mut record,
         mut provenance,
         write,
+        hashes,
         mut closed,
         removed,
         mut counts,
@@ -330,12 +332,15 @@ pub fn load(
     counts.removed = removed.len() as u64;
     changes.removed = removed;
 
-    let blocked = validate::large_change(
+    let mut blocked = validate::large_change(
         previous.as_ref().map(|p| p.users),
         &counts,
         options.pipeline,
         options.accept_large_change,
     );
+    if blocked.is_none() && !options.accept_large_change {
+        blocked = drift_block(&tx, users, &hashes, schema, options, previous.as_ref())?;
+    }
     let previous_snapshot = previous.as_ref().map(|p| p.id);
     if blocked.is_some() || options.dry_run {
         // Dropping the transaction rolls it back: nothing is written.
@@ -399,6 +404,94 @@ pub fn load(
     })
 }
 
+/// Large data change protection against the drift window's baseline (SPEC
+/// section 6, step 5): the newest kept load that committed at least
+/// `drift_window` before this one, so that removing a few per cent a run
+/// is blocked too. `None` when there is no such load older than the last.
+fn drift_block(
+    tx: &LoadTx<'_>,
+    users: &[ImportedUser],
+    hashes: &[u64],
+    schema: &Schema,
+    options: &LoadOptions<'_>,
+    previous: Option<&Snapshot>,
+) -> Result<Option<Blocked>, StoreError> {
+    let Ok(now) = options.loaded_at.parse::<jiff::Timestamp>() else {
+        return Ok(None);
+    };
+    let Ok(window) = jiff::SignedDuration::try_from(options.pipeline.drift_window) else {
+        return Ok(None);
+    };
+    let Ok(cutoff) = now.checked_sub(window) else {
+        return Ok(None);
+    };
+    let baseline = tx
+        .snapshots()?
+        .into_iter()
+        .filter(|s| {
+            s.loaded_at
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|at| at <= cutoff)
+        })
+        .max_by_key(|s| s.id);
+    let Some(baseline) = baseline.filter(|b| previous.is_none_or(|p| p.id != b.id)) else {
+        return Ok(None);
+    };
+    if baseline.users < options.pipeline.large_change_min_users {
+        return Ok(None);
+    }
+    let drift = drift_counts(tx, baseline.id, users, hashes, schema)?;
+    Ok(
+        validate::large_change(Some(baseline.users), &drift, options.pipeline, false).map(
+            |mut blocked| {
+                blocked.reason = format!(
+                    "against snapshot {} of {} (pipeline.drift_window): {}",
+                    baseline.id, baseline.loaded_at, blocked.reason
+                );
+                blocked
+            },
+        ),
+    )
+}
+
+/// Users of snapshot `baseline` that this load removes or changes, counted
+/// as the load counts them (a change of where a value came from alone is
+/// no change).
+fn drift_counts(
+    tx: &LoadTx<'_>,
+    baseline: i64,
+    users: &[ImportedUser],
+    hashes: &[u64],
+    schema: &Schema,
+) -> Result<Counts, StoreError> {
+    let mut counts = Counts {
+        users: users.len() as u64,
+        ..Counts::default()
+    };
+    let mut next = 0;
+    let mut record = Vec::with_capacity(1024);
+    tx.for_each_in_snapshot(baseline, &mut |key, old| {
+        while users.get(next).is_some_and(|u| &*u.key < key) {
+            next += 1;
+        }
+        match users.get(next) {
+            Some(user) if &*user.key == key => {
+                if hashes.get(next).is_some_and(|h| *h != old.hash) {
+                    record_json(user, schema, &mut record);
+                    let new_record = std::str::from_utf8(&record).unwrap_or_default();
+                    if !changed_fields(&tx.record(old.row)?, new_record).is_empty() {
+                        counts.changed += 1;
+                    }
+                }
+                next += 1;
+            }
+            _ => counts.removed += 1,
+        }
+        Ok(())
+    })?;
+    Ok(counts)
+}
+
 /// Pass 1's state: the users' cursor and what it has found.
 struct Pass<'u> {
     users: &'u [ImportedUser],
@@ -409,6 +502,8 @@ struct Pass<'u> {
     provenance: Vec<u8>,
     /// Users to write: index and content hash.
     write: Vec<(usize, u64)>,
+    /// Every user's content hash, by index, for the drift window.
+    hashes: Vec<u64>,
     /// Rows of the last load that the new snapshot ends.
     closed: Vec<i64>,
     removed: Vec<String>,
@@ -427,6 +522,7 @@ impl Pass<'_> {
         record_json(user, self.schema, &mut self.record);
         provenance_json(user, self.schema, &mut self.provenance);
         let hash = content_hash(&self.record, &self.provenance);
+        self.hashes.push(hash);
         match old {
             None => {
                 self.counts.added += 1;
@@ -665,6 +761,7 @@ mod tests {
             max_changed_ratio: 0.25,
             custom_attributes: vec!["office".into()],
             large_change_min_users: 100,
+            drift_window: std::time::Duration::from_secs(24 * 60 * 60),
         }
     }
 
@@ -735,5 +832,122 @@ mod tests {
     fn the_hash_is_stable_across_releases() {
         assert_eq!(stable_hash(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    /// `n` users `u<i>@acme.com`, sorted by key as the merge hands them.
+    fn users(n: usize, except: &[usize]) -> Vec<ImportedUser> {
+        let schema = schema();
+        let mut all: Vec<ImportedUser> = (0..n)
+            .filter(|i| !except.contains(i))
+            .map(|i| {
+                let key = format!("u{i:03}@acme.com");
+                let mut fields = Vec::new();
+                set_field(
+                    &mut fields,
+                    Field {
+                        attr: schema.attr("email_addr").expect("attr"),
+                        origin: 0,
+                        value: Value::Text(key.clone().into()),
+                    },
+                );
+                crate::pipeline::merge::tests_support::user(&key, fields)
+            })
+            .collect();
+        all.sort_by(|a, b| a.key.cmp(&b.key));
+        all
+    }
+
+    fn at<'p>(pipeline: &'p PipelineConfig, loaded_at: &str) -> LoadOptions<'p> {
+        LoadOptions {
+            loaded_at: loaded_at.into(),
+            keep_snapshots: 30,
+            ..options(pipeline)
+        }
+    }
+
+    #[test]
+    fn a_slow_drain_is_blocked_against_the_load_of_a_drift_window_ago() {
+        let (schema, pipeline) = (schema(), pipeline());
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+        let day_one = at(&pipeline, "2026-11-01T00:00:00Z");
+        load(&mut store, &users(200, &[]), &schema, &day_one).expect("first");
+        // 7% removed within the day: under the 10% against the last load.
+        let gone: Vec<usize> = (0..14).collect();
+        let later = at(&pipeline, "2026-11-01T20:00:00Z");
+        let second = load(&mut store, &users(200, &gone), &schema, &later).expect("second");
+        assert!(second.blocked.is_none() && second.snapshot == Some(2));
+        // 7% more: 6.5% of the last load, but 14% of the load a day ago.
+        let more: Vec<usize> = (0..28).collect();
+        let next_day = at(&pipeline, "2026-11-02T01:00:00Z");
+        let third = load(&mut store, &users(200, &more), &schema, &next_day).expect("third");
+        let blocked = third.blocked.expect("blocked by the drift window");
+        assert!(
+            blocked
+                .reason
+                .contains("against snapshot 1 of 2026-11-01T00:00:00Z"),
+            "{}",
+            blocked.reason
+        );
+        assert_eq!((blocked.previous_users, blocked.removed), (200, 28));
+        assert_eq!(third.snapshot, None, "a blocked load writes nothing");
+    }
+
+    #[test]
+    fn within_the_drift_window_only_the_last_load_counts() {
+        let (schema, pipeline) = (schema(), pipeline());
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+        load(
+            &mut store,
+            &users(200, &[]),
+            &schema,
+            &at(&pipeline, "2026-11-01T00:00:00Z"),
+        )
+        .expect("first");
+        let gone: Vec<usize> = (0..14).collect();
+        load(
+            &mut store,
+            &users(200, &gone),
+            &schema,
+            &at(&pipeline, "2026-11-01T10:00:00Z"),
+        )
+        .expect("second");
+        let more: Vec<usize> = (0..28).collect();
+        let third = load(
+            &mut store,
+            &users(200, &more),
+            &schema,
+            &at(&pipeline, "2026-11-01T20:00:00Z"),
+        )
+        .expect("third");
+        assert!(third.blocked.is_none(), "{:?}", third.blocked);
+    }
+
+    #[test]
+    fn accepting_a_large_change_lets_a_drift_through() {
+        let (schema, pipeline) = (schema(), pipeline());
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+        load(
+            &mut store,
+            &users(200, &[]),
+            &schema,
+            &at(&pipeline, "2026-11-01T00:00:00Z"),
+        )
+        .expect("first");
+        let gone: Vec<usize> = (0..14).collect();
+        load(
+            &mut store,
+            &users(200, &gone),
+            &schema,
+            &at(&pipeline, "2026-11-01T20:00:00Z"),
+        )
+        .expect("second");
+        let more: Vec<usize> = (0..28).collect();
+        let mut accepted = at(&pipeline, "2026-11-02T01:00:00Z");
+        accepted.accept_large_change = true;
+        let third = load(&mut store, &users(200, &more), &schema, &accepted).expect("third");
+        assert!(third.blocked.is_none() && third.snapshot == Some(3));
     }
 }

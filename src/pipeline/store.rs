@@ -411,6 +411,52 @@ impl LoadTx<'_> {
         Ok(())
     }
 
+    /// Every kept snapshot, oldest first.
+    pub fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
+        let mut statement = self
+            .tx
+            .prepare(&format!("{SNAPSHOT_SELECT} ORDER BY id"))
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([], snapshot_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Every user of snapshot `id` with its row and content hash, in key
+    /// order: the versions valid from it or before and not ended by it.
+    pub fn for_each_in_snapshot(
+        &self,
+        id: i64,
+        each: &mut dyn FnMut(&str, Current) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut statement = self
+            .tx
+            .prepare(
+                "SELECT key, id, hash FROM user_versions
+                 WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) ORDER BY key",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = statement.query([id]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let key = row
+                .get_ref(0)
+                .and_then(|v| v.as_str().map_err(Into::into))
+                .map_err(|e| self.err(e))?;
+            let row_id: i64 = row.get(1).map_err(|e| self.err(e))?;
+            let hash: i64 = row.get(2).map_err(|e| self.err(e))?;
+            each(
+                key,
+                Current {
+                    row: row_id,
+                    hash: hash as u64,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// The stored record of a row.
     pub fn record(&self, row: i64) -> Result<String, StoreError> {
         self.tx

@@ -208,6 +208,7 @@ mod tests {
             max_changed_ratio: 0.25,
             custom_attributes: Vec::new(),
             large_change_min_users: 100,
+            drift_window: std::time::Duration::from_secs(24 * 60 * 60),
         }
     }
 
