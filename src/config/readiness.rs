@@ -123,7 +123,59 @@ fn is_project_key(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::is_project_key;
+    use crate::config::Config;
+
+    fn connector(system: &str, readiness: &str) -> Result<Config, String> {
+        let text = format!(
+            "identities = \"i.toml\"\n[[connectors]]\nintegration = \"x\"\nsystem = \"{system}\"\n\
+             base_url = \"https://x.example.com\"\n[connectors.auth]\ntype = \"bearer\"\n\
+             token = \"env:X\"\n[connectors.readiness]\n{readiness}"
+        );
+        Config::parse(Path::new("itsmid.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn readiness_defaults_hold_without_the_table_and_keys_override_them() {
+        let config =
+            connector("servicenow", "roles = [\"itil\", \"sn_request_write\"]\n").expect("valid");
+        let readiness = &config.connectors[0].readiness;
+        assert!(readiness.enabled);
+        assert_eq!(readiness.roles, ["itil", "sn_request_write"]);
+        assert_eq!(readiness.table, "incident");
+        let config = connector("jira", "enabled = false\nproject = \"ITH\"\n").expect("valid");
+        let readiness = &config.connectors[0].readiness;
+        assert!(!readiness.enabled);
+        assert_eq!(readiness.project.as_deref(), Some("ITH"));
+        assert_eq!(
+            readiness.groups,
+            ["jira-servicedesk-users", "jira-servicemanagement-users"]
+        );
+    }
+
+    #[test]
+    fn a_key_another_systems_probe_reads_is_refused_with_its_line() {
+        let err = connector("jira", "roles = [\"itil\"]\n").expect_err("refused");
+        assert!(err.contains("line 10"), "{err}");
+        assert!(err.contains("read by the servicenow probe only"), "{err}");
+    }
+
+    #[test]
+    fn malformed_readiness_values_are_refused_each_with_a_fix() {
+        let err = connector("jira", "project = \"it h\"\ngroups = []\n").expect_err("refused");
+        assert!(err.contains("is not a Jira project key"), "{err}");
+        assert!(err.contains("`groups` needs at least one name"), "{err}");
+        let err = connector("servicenow", "table = \"Incident;drop\"\n").expect_err("refused");
+        assert!(err.contains("is not a ServiceNow table name"), "{err}");
+        let err = connector("salesforce", "object = \"Case Object\"\n").expect_err("refused");
+        assert!(err.contains("is not a Salesforce object name"), "{err}");
+        let err = connector("servicenow", "enabled = \"no\"\n").expect_err("refused");
+        assert!(err.contains("not true or false"), "{err}");
+        let err = connector("servicenow", "tabel = \"incident\"\n").expect_err("refused");
+        assert!(err.contains("did you mean `table`?"), "{err}");
+    }
 
     #[test]
     fn project_keys_are_capital_letters_and_digits() {
