@@ -37,6 +37,17 @@ use crate::verdict::Verdict;
 pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let config = Config::load(config_path).map_err(|errors| anyhow!("{errors}"))?;
     let token = server_token(&config)?;
+    if let Some(reference) = &config.webhook_url {
+        // Refused at start, where the administrator sees it, not per run.
+        let url = reference.resolve().map_err(|why| {
+            anyhow!(
+                "{}: `notify.webhook_url` cannot be read: {why}",
+                config.path.display()
+            )
+        })?;
+        notify::check_url(secrecy::ExposeSecret::expose_secret(&url))
+            .map_err(|why| anyhow!("{}: {why}", config.path.display()))?;
+    }
     let addr = match listen {
         Some(addr) => addr,
         None => config.server.listen.parse().with_context(|| {
@@ -219,6 +230,8 @@ struct Status {
     store_path: PathBuf,
     /// The findings of the last run that finished, for the webhook's diff.
     findings: Option<Vec<Finding>>,
+    /// Changes the webhook did not take, sent with the next run's.
+    undelivered: Option<notify::Changes>,
 }
 
 /// Shared by the scheduler and the request handlers.
@@ -294,7 +307,11 @@ impl State {
                     &loaded.check.findings,
                 );
                 if let Some(url) = &loaded.config.webhook_url {
-                    self.webhook.send(url, &changes).await;
+                    let undelivered = self.status().undelivered.take();
+                    let changes = notify::Changes::after(undelivered, changes);
+                    if !self.webhook.send(url, &changes).await {
+                        self.status().undelivered = Some(changes);
+                    }
                 }
                 self.finish(LastRun {
                     finished_at,
