@@ -109,7 +109,7 @@ fn minimal_report() -> Value {
                     "api_requests": 2},
         "systems": [{"integration": "snow", "system": "servicenow", "status": "ok",
                      "api_requests": 2, "reason": null, "credential_check": "ok",
-                     "detail": null}],
+                     "detail": null, "readiness": "ok", "readiness_detail": null}],
         "findings": [{"code": "INACTIVE", "severity": "error", "unique_record_id": "pat@acme.com",
                       "integration": "snow", "message": "inactive", "expected": null,
                       "actual": null}],
@@ -152,6 +152,13 @@ fn the_report_schema_refuses_a_made_up_code_and_a_missing_field() {
     let mut unknown_status = report.clone();
     unknown_status["identities"][0]["entries"][0]["status"] = json!("fine");
     assert_refused(&unknown_status, "/identities/0/entries/0/status: ");
+
+    let mut no_readiness = report.clone();
+    no_readiness["systems"][0]
+        .as_object_mut()
+        .expect("an object")
+        .remove("readiness");
+    assert_refused(&no_readiness, "\"readiness\" is a required property");
 
     let mut reason_while_ok = report.clone();
     reason_while_ok["systems"][0]["reason"] = json!("timeout");
