@@ -54,7 +54,17 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: String,
+    /// Every route.
     pub token: Option<SecretRef>,
+    /// The GET routes only.
+    pub read_token: Option<SecretRef>,
+    /// PEM files for TLS on an address that is not loopback.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Plain HTTP on an address that is not loopback, said out loud.
+    pub allow_plain_http: bool,
+    /// Accepted connections held at once.
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -311,6 +321,11 @@ fn read_server(root: &TableReader<'_>, base: &Path) -> Option<ServerConfig> {
     let mut server = ServerConfig {
         listen: "127.0.0.1:8377".into(),
         token: None,
+        read_token: None,
+        tls_cert: None,
+        tls_key: None,
+        allow_plain_http: false,
+        max_connections: 256,
     };
     if let Some(t) = root.table("server") {
         if let Some(listen) = t.string("listen") {
@@ -327,6 +342,35 @@ fn read_server(root: &TableReader<'_>, base: &Path) -> Option<ServerConfig> {
         server.token = t
             .string("token")
             .and_then(|v| secret_ref(&t, "token", &v, base));
+        server.read_token = t
+            .string("read_token")
+            .and_then(|v| secret_ref(&t, "read_token", &v, base));
+        server.tls_cert = t.string("tls_cert").map(|p| base.join(p));
+        server.tls_key = t.string("tls_key").map(|p| base.join(p));
+        if server.tls_cert.is_some() != server.tls_key.is_some() {
+            t.problems().add(
+                t.node("tls_cert")
+                    .or_else(|| t.node("tls_key"))
+                    .and_then(|n| n.line),
+                "server.tls_cert",
+                "`server.tls_cert` and `server.tls_key` come together".to_owned(),
+                "set both: the certificate chain and its private key, as PEM files",
+            );
+        }
+        if let Some(allow) = t.boolean("allow_plain_http") {
+            server.allow_plain_http = allow;
+        }
+        if let Some(n) = t.integer("max_connections") {
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => server.max_connections = n,
+                _ => t.problems().add(
+                    t.node("max_connections").and_then(|n| n.line),
+                    "server.max_connections",
+                    format!("`server.max_connections` is {n}"),
+                    "write a positive number of connections, e.g. 256",
+                ),
+            }
+        }
         t.finish();
     }
     Some(server)

@@ -7,6 +7,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use itsmid_connectors::System;
+use itsmid_connectors::sim::Fault;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -100,9 +102,20 @@ impl Daemon {
     }
 
     async fn get(&self, route: &str) -> (u16, String) {
-        let response = self
-            .client
-            .get(format!("{}{route}", self.base))
+        self.get_with(route, None).await
+    }
+
+    /// GET with `Authorization: Bearer <token>`.
+    async fn get_as(&self, route: &str, token: &str) -> (u16, String) {
+        self.get_with(route, Some(&format!("Bearer {token}"))).await
+    }
+
+    async fn get_with(&self, route: &str, authorization: Option<&str>) -> (u16, String) {
+        let mut request = self.client.get(format!("{}{route}", self.base));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request
             .send()
             .await
             .unwrap_or_else(|err| panic!("GET {route}: {err}"));
@@ -123,16 +136,19 @@ impl Daemon {
             .as_u16()
     }
 
-    /// Polls `/healthz` until `runs` runs have finished (bounded).
+    /// Polls `/metrics` until `runs` runs have finished (bounded), then
+    /// returns `/healthz`.
     async fn wait_for_runs(&self, runs: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (status, body) = self.get("/healthz").await;
-            assert_eq!(status, 200, "{body}");
-            let health: Value = serde_json::from_str(&body).expect("healthz is JSON");
-            if health["runs"].as_u64().unwrap_or(0) >= runs {
-                return health;
+            let (status, metrics) = self.get("/metrics").await;
+            assert_eq!(status, 200, "{metrics}");
+            if runs_total(&metrics) >= runs as f64 {
+                let (status, body) = self.get("/healthz").await;
+                assert_eq!(status, 200, "{body}");
+                return serde_json::from_str(&body).expect("healthz is JSON");
             }
+            let health = metrics;
             assert!(
                 Instant::now() < deadline,
                 "{runs} runs did not finish in time: {health}; stderr:\n{}",
@@ -205,12 +221,16 @@ async fn the_daemon_serves_the_report_metrics_and_users_and_stops_on_sigterm() {
     let health = daemon.wait_for_runs(1).await;
     assert_eq!(health["last_run"]["outcome"], "problems", "{health}");
 
-    let (status, body) = daemon.get("/api/v1/report").await;
+    let (status, body) = daemon.get_as("/api/v1/report", TOKEN).await;
     assert_eq!(status, 200);
     let report: Value = serde_json::from_str(&body).expect("the report is JSON");
     assert_eq!(report["schema"], "itsmid.report.v1");
     crate::support::assert_matches_schema(&report);
     assert_eq!(report["summary"]["identities"], 2, "{report:#}");
+    assert_eq!(
+        report["run"]["last_run"]["outcome"], "problems",
+        "{report:#}"
+    );
 
     let (status, metrics) = daemon.get("/metrics").await;
     assert_eq!(status, 200);
@@ -226,17 +246,18 @@ async fn the_daemon_serves_the_report_metrics_and_users_and_stops_on_sigterm() {
         assert!(metrics.contains(expected), "no {expected} in\n{metrics}");
     }
 
-    let (status, body) = daemon.get("/api/v1/users").await;
+    let (status, body) = daemon.get_as("/api/v1/users", TOKEN).await;
     assert_eq!(status, 200);
-    let users: Value = serde_json::from_str(&body).expect("the users are JSON");
+    let users: Vec<Value> = body
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
+        .collect();
     let emails: Vec<&str> = users
-        .as_array()
-        .expect("an array")
         .iter()
         .filter_map(|u| u["user"]["email_addr"].as_str())
         .collect();
-    assert!(emails.contains(&"moveworks-bot@acme.com"), "{users:#}");
-    assert!(emails.contains(&"ghost@acme.com"), "{users:#}");
+    assert!(emails.contains(&"moveworks-bot@acme.com"), "{body}");
+    assert!(emails.contains(&"ghost@acme.com"), "{body}");
 
     // The first run announces its problems; nothing changed after that.
     let posted = hook.received_requests().await.unwrap_or_default();
@@ -288,16 +309,104 @@ async fn an_invalid_identities_file_fails_its_run_and_the_last_report_stays() {
     );
     let health = daemon.wait_for_runs(2).await;
     assert_eq!(health["last_run"]["outcome"], "failed", "{health}");
-    let error = health["last_run"]["error"].as_str().unwrap_or_default();
-    assert!(error.contains("identities.toml"), "{health}");
-    let (status, body) = daemon.get("/api/v1/report").await;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(
+        !health.to_string().contains("identities.toml"),
+        "no error text in /healthz: {health}"
+    );
+    assert_eq!(daemon.get("/readyz").await.0, 503);
+    let (status, body) = daemon.get_as("/api/v1/report", TOKEN).await;
     assert_eq!(status, 200);
     assert!(body.contains("ghost@acme.com"), "{body}");
+    let report: Value = serde_json::from_str(&body).expect("the report is JSON");
+    let failure = report["run"]["last_failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("identities.toml"), "{report:#}");
     let (_, metrics) = daemon.get("/metrics").await;
     assert!(
         metrics.contains("itsmid_runs_total{outcome=\"failed\"} 1"),
         "{metrics}"
     );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn personal_data_needs_a_token_and_the_read_token_only_reads() {
+    let world = world("read_token = \"file:read-token\"\n").await;
+    std::fs::write(world.path().join("read-token"), "test-read-token").expect("write");
+    let config_path = world.path().join("itsmid.toml");
+    let config = std::fs::read_to_string(&config_path).expect("read the config");
+    // `read_token` belongs under [server], which `world` wrote first.
+    let config = config.replacen(
+        "token = \"file:server-token\"\nread_token = \"file:read-token\"\n\n",
+        "token = \"file:server-token\"\nread_token = \"file:read-token\"\n",
+        1,
+    );
+    std::fs::write(&config_path, config).expect("write the config");
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    for route in ["/api/v1/report", "/api/v1/users"] {
+        let (status, body) = daemon.get(route).await;
+        assert_eq!(status, 401, "{route}: {body}");
+        assert!(!body.contains("ghost"), "{route} leaks: {body}");
+        assert_eq!(daemon.get_as(route, "wrong").await.0, 401, "{route}");
+        assert_eq!(
+            daemon.get_as(route, "test-read-token").await.0,
+            200,
+            "{route}"
+        );
+        assert_eq!(daemon.get_as(route, TOKEN).await.0, 200, "{route}");
+    }
+    assert_eq!(
+        daemon.start_run(Some("Bearer test-read-token")).await,
+        401,
+        "the read token cannot start a run"
+    );
+    let (status, body) = daemon.get("/healthz").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("ghost"), "{body}");
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_goes_from_starting_to_ok_and_ready_follows_it() {
+    let world = world("").await;
+    // The first run waits on a slow ServiceNow: the daemon is starting.
+    world.fault(System::ServiceNow, Fault::Slow(Duration::from_secs(2)));
+    let daemon = Daemon::start(&world);
+    let (status, body) = daemon.get("/healthz").await;
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(health["status"], "starting", "{health}");
+    assert_eq!(health["last_run"], Value::Null, "{health}");
+    assert_eq!(health["last_success_at"], Value::Null, "{health}");
+    assert_eq!(daemon.get("/readyz").await.0, 503);
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(metrics.contains("itsmid_healthy 0"), "{metrics}");
+    let health = daemon.wait_for_runs(1).await;
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health["last_success_at"].is_string(), "{health}");
+    assert_eq!(daemon.get("/readyz").await.0, 200);
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(metrics.contains("itsmid_healthy 1"), "{metrics}");
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_body_over_64_kib_is_refused() {
+    let world = world("").await;
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    let status = daemon
+        .client
+        .post(format!("{}/api/v1/runs", daemon.base))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(vec![b'x'; 65 * 1024])
+        .send()
+        .await
+        .expect("an answer")
+        .status()
+        .as_u16();
+    assert_eq!(status, 413);
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
 
@@ -331,7 +440,7 @@ async fn the_demo_keeps_serving_with_its_own_token_until_sigterm() {
     let token = std::fs::read_to_string(demo_dir.join("secrets").join("server-token"))
         .expect("the demo wrote the token");
     assert!(token.len() >= 32, "{token}");
-    let (status, body) = daemon.get("/api/v1/report").await;
+    let (status, body) = daemon.get_as("/api/v1/report", token.trim()).await;
     assert_eq!(status, 200);
     assert!(body.contains("itsmid.report.v1"), "{body}");
     assert_eq!(

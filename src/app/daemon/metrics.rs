@@ -41,6 +41,7 @@ pub struct Metrics {
     check_seconds: Histograms,
     rate_limit_waits: Family<IntegrationLabel, Counter>,
     last_run: Gauge,
+    healthy: Gauge,
 }
 
 fn check_histogram() -> Histogram {
@@ -56,7 +57,13 @@ impl Metrics {
         let check_seconds: Histograms = Family::new_with_constructor(check_histogram);
         let rate_limit_waits = Family::<IntegrationLabel, Counter>::default();
         let last_run = Gauge::default();
+        let healthy = Gauge::default();
         let mut registry = Registry::with_prefix("itsmid");
+        registry.register(
+            "healthy",
+            "1 when the daemon is healthy, 0 while starting or degraded",
+            healthy.clone(),
+        );
         registry.register(
             "runs",
             "Pipeline runs by outcome: ok, problems, refused, failed",
@@ -96,7 +103,13 @@ impl Metrics {
             check_seconds,
             rate_limit_waits,
             last_run,
+            healthy,
         }
+    }
+
+    /// Sets `itsmid_healthy`, read when the metrics are scraped.
+    pub fn set_healthy(&self, healthy: bool) {
+        self.healthy.set(i64::from(healthy));
     }
 
     /// Counts one run; `check` is its report when the check ran.

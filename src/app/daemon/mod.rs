@@ -68,9 +68,19 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
     // as the address is known must stop the daemon cleanly, not kill it.
     let shutdown = super::shutdown_signal()?;
     eprintln!("listening on http://{bound}");
+    let read_token = match &config.server.read_token {
+        None => None,
+        Some(reference) => Some(reference.resolve().map_err(|why| {
+            anyhow!(
+                "{}: `server.read_token` cannot be read: {why}",
+                config.path.display()
+            )
+        })?),
+    };
     let settings = Settings {
         config_path: config_path.to_path_buf(),
         token,
+        read_token,
         interval: crate::pipeline::interval(&config),
         store_path: config.store.path.clone(),
     };
@@ -98,8 +108,10 @@ fn server_token(config: &Config) -> anyhow::Result<SecretString> {
 pub struct Settings {
     /// Read afresh at every run.
     pub config_path: PathBuf,
-    /// The bearer token for `POST /api/v1/runs`.
+    /// The bearer token for every route that needs one.
     pub token: SecretString,
+    /// A token for the GET routes only (`server.read_token`).
+    pub read_token: Option<SecretString>,
     /// Used until a run reads the config again.
     pub interval: Duration,
     /// Where `/api/v1/users` reads until a run reads the config again.
@@ -209,21 +221,51 @@ impl RunOutcome {
     }
 }
 
-/// The last run, for `/healthz`.
+/// The last run, for `/healthz` (no error text: that is for the
+/// authenticated report's `run` object).
 #[derive(Debug, Clone, Serialize)]
 pub struct LastRun {
     pub finished_at: String,
     pub outcome: RunOutcome,
     pub seconds: f64,
-    pub error: Option<String>,
+    /// When it finished, for the health's age check.
+    #[serde(skip)]
+    pub finished: jiff::Timestamp,
+}
+
+/// The daemon's health (SPEC section 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// No run has finished yet.
+    Starting,
+    Ok,
+    /// The last run failed, or the last successful one is older than twice
+    /// the interval.
+    Degraded,
+}
+
+impl RunOutcome {
+    /// A run that checked and loaded (problems found included); a refused
+    /// source or a failed run is not a success.
+    fn succeeded(self) -> bool {
+        match self {
+            RunOutcome::Ok | RunOutcome::Problems => true,
+            RunOutcome::Refused | RunOutcome::Failed => false,
+        }
+    }
 }
 
 /// What the requests read and the runs write.
 #[derive(Default)]
 struct Status {
-    /// The last check report's JSON; kept when a later run fails.
-    report: Option<Arc<str>>,
+    /// The last check report; kept when a later run fails.
+    report: Option<Arc<serde_json::Value>>,
     last_run: Option<LastRun>,
+    /// When the last successful run finished.
+    last_success: Option<jiff::Timestamp>,
+    /// The last failed run's message, for the report's `run` object.
+    last_failure: Option<String>,
     running: bool,
     runs: u64,
     interval: Duration,
@@ -237,8 +279,10 @@ struct Status {
 /// Shared by the scheduler and the request handlers.
 struct State {
     config_path: PathBuf,
-    /// The bearer token for `POST /api/v1/runs`.
+    /// The bearer token for every route that needs one.
     token: SecretString,
+    /// A token for the GET routes only.
+    read_token: Option<SecretString>,
     /// Starts a run now (or right after the one in progress).
     trigger: Arc<Notify>,
     /// Held briefly, never across an await.
@@ -252,6 +296,7 @@ impl State {
         Ok(State {
             config_path: settings.config_path,
             token: settings.token,
+            read_token: settings.read_token,
             trigger: Arc::new(Notify::new()),
             status: Mutex::new(Status {
                 interval: settings.interval,
@@ -270,12 +315,47 @@ impl State {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The health now: `starting` until a run finished, `degraded` when the
+    /// last run did not succeed or the last success is older than twice the
+    /// interval.
+    fn health(&self) -> Health {
+        let status = self.status();
+        let Some(last) = &status.last_run else {
+            return Health::Starting;
+        };
+        let stale = match status.last_success {
+            None => true,
+            Some(at) => {
+                let limit = jiff::SignedDuration::try_from(status.interval * 2)
+                    .unwrap_or(jiff::SignedDuration::MAX);
+                jiff::Timestamp::now().duration_since(at) > limit
+            }
+        };
+        if last.outcome.succeeded() && !stale {
+            Health::Ok
+        } else {
+            Health::Degraded
+        }
+    }
+
     /// One run: exactly what `itsmid load` does, with the config and the
-    /// identities read afresh. Returns the interval until the next run.
+    /// identities read afresh. Returns the interval until the next run. A
+    /// panic inside the run is a failed run: the schedule goes on.
     async fn run_once(&self) -> Duration {
         self.status().running = true;
         let started = Instant::now();
-        let result = super::check_and_load(&self.config_path, RunOptions::default()).await;
+        let config_path = self.config_path.clone();
+        let result = match tokio::spawn(async move {
+            super::check_and_load(&config_path, RunOptions::default()).await
+        })
+        .await
+        {
+            Ok(result) => result,
+            Err(join) => Err(anyhow!(
+                "the run stopped unexpectedly: {}",
+                panic_text(join)
+            )),
+        };
         let seconds = started.elapsed().as_secs_f64();
         let finished_at = jiff::Timestamp::now().to_string();
         match result {
@@ -297,7 +377,7 @@ impl State {
                 self.metrics.record_run(outcome, Some(&loaded.check));
                 let previous = {
                     let mut status = self.status();
-                    status.report = Some(Arc::from(loaded.check.to_json()));
+                    status.report = serde_json::to_value(&loaded.check).ok().map(Arc::new);
                     status.interval = crate::pipeline::interval(&loaded.config);
                     status.store_path = loaded.config.store.path.clone();
                     status.findings.replace(loaded.check.findings.clone())
@@ -313,34 +393,58 @@ impl State {
                         self.status().undelivered = Some(changes);
                     }
                 }
-                self.finish(LastRun {
-                    finished_at,
-                    outcome,
-                    seconds,
-                    error: None,
-                })
+                self.finish(
+                    LastRun {
+                        finished_at,
+                        outcome,
+                        seconds,
+                        finished: jiff::Timestamp::now(),
+                    },
+                    None,
+                )
             }
             Err(err) => {
                 let error = format!("{err:#}");
                 tracing::error!("run failed; still serving the last good report: {error}");
                 let outcome = RunOutcome::of(None);
                 self.metrics.record_run(outcome, None);
-                self.finish(LastRun {
-                    finished_at,
-                    outcome,
-                    seconds,
-                    error: Some(error),
-                })
+                self.finish(
+                    LastRun {
+                        finished_at,
+                        outcome,
+                        seconds,
+                        finished: jiff::Timestamp::now(),
+                    },
+                    Some(error),
+                )
             }
         }
     }
 
-    fn finish(&self, last: LastRun) -> Duration {
+    fn finish(&self, last: LastRun, failure: Option<String>) -> Duration {
         let mut status = self.status();
         status.running = false;
         status.runs += 1;
+        if last.outcome.succeeded() {
+            status.last_success = Some(last.finished);
+        }
+        if failure.is_some() {
+            status.last_failure = failure;
+        }
         status.last_run = Some(last);
         status.interval
+    }
+}
+
+/// What a panic said, where it said something.
+fn panic_text(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(payload) => payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned()),
+        Err(join) => join.to_string(),
     }
 }
 
@@ -387,6 +491,18 @@ mod tests {
             .iter()
             .map(Duration::as_secs)
             .collect()
+    }
+
+    #[tokio::test]
+    async fn a_panic_inside_a_run_is_read_back_as_its_message() {
+        let join = tokio::spawn(async { panic!("the store vanished") })
+            .await
+            .expect_err("the task panicked");
+        assert_eq!(panic_text(join), "the store vanished");
+        let join = tokio::spawn(async { panic!("{} users", 3) })
+            .await
+            .expect_err("the task panicked");
+        assert_eq!(panic_text(join), "3 users");
     }
 
     #[tokio::test(start_paused = true)]
