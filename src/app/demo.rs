@@ -65,7 +65,7 @@ const SECRETS: &[(&str, &str)] = &[
     ("snow-password", "demo-snow-password"),
     ("jira-token", "demo-jira-token"),
     ("salesforce-client-secret", "demo-client-secret"),
-    ("freshservice-key", "demo-freshservice-key"),
+    ("freshservice-key", "demo-freshservice-virtual-agent-key"),
     ("manageengine-authtoken", "demo-manageengine-authtoken"),
 ];
 

@@ -1,7 +1,8 @@
 //! Freshservice connector: looks users up among requesters and then agents
 //! through API v2, many at a time (quoted `primary_email:'a' OR ...`
 //! filters, or one listing of the whole directory when the keys are many),
-//! and tells which agent the API key belongs to (`/api/v2/agents/me`).
+//! and tells which agent the API key belongs to (`/api/v2/agents/me`), whose
+//! answer the readiness probe reuses (`readiness.rs`).
 //!
 //! Never trusts the filter (`~[...]` is a prefix match and the index lags by
 //! minutes): every returned record is checked against the key again. Never
@@ -10,6 +11,7 @@
 //! when `X-Ratelimit-Remaining` runs low, before the API answers 429.
 
 pub mod query;
+mod readiness;
 pub mod sim;
 mod wire;
 
@@ -23,9 +25,11 @@ use tokio::time::Instant;
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
+    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
+    ReadinessSettings, System,
 };
 use query::Placement;
+use readiness::Me;
 use wire::Record;
 
 const REQUESTERS_PATH: &str = "/api/v2/requesters";
@@ -93,6 +97,11 @@ pub struct Client {
     /// No request leaves before this moment: set when an answer said the
     /// minute's requests are nearly used up.
     paused_until: Mutex<Option<Instant>>,
+    /// `[connectors.readiness]`.
+    readiness: ReadinessSettings,
+    /// What `agents/me` answered `whoami` in this run, reused by the
+    /// readiness probe so that it costs no request of its own.
+    me: Mutex<Option<Me>>,
 }
 
 impl Client {
@@ -117,6 +126,8 @@ impl Client {
             )?,
             rate_limit_window: RATE_LIMIT_WINDOW,
             paused_until: Mutex::new(None),
+            readiness: settings.readiness,
+            me: Mutex::new(None),
         })
     }
 
@@ -476,10 +487,10 @@ impl Seen {
 }
 
 impl Connector for Client {
-    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
-        let mut readiness = crate::Readiness::default();
-        readiness.cannot_tell("this system's readiness probe is not built yet");
-        readiness
+    /// The bot's agent from `agents/me` (see `readiness.rs`): no request
+    /// where `whoami` already asked in this run.
+    async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        readiness::probe(self, input).await
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
@@ -549,28 +560,20 @@ impl Connector for Client {
         Ok(lookups)
     }
 
-    /// The agent the API key belongs to; a 404 means Freshservice cannot say.
+    /// The agent the API key belongs to; a 404 means Freshservice cannot
+    /// say. The answer is kept for the readiness probe.
     async fn whoami(&self) -> Result<CredentialOwner, ConnectorError> {
-        let spec =
-            RequestSpec::get(self.http.endpoint(ME_PATH)).accept_status(StatusCode::NOT_FOUND);
-        let reply = self.send(&spec).await?;
-        if reply.status == StatusCode::NOT_FOUND {
-            return Ok(CredentialOwner::Unknown);
-        }
-        // `agents/me` is not in Freshservice's published reference: take
-        // `{"agent": {...}}` or a bare agent, and where the answer is
-        // neither, the system cannot say (never a reason to stop the check).
-        let Ok(body) = reply.json::<serde_json::Value>(self.http.integration()) else {
-            return Ok(CredentialOwner::Unknown);
+        let me = self.fetch_me(&[StatusCode::NOT_FOUND]).await?;
+        // Where the answer is no agent, the system cannot say (never a
+        // reason to stop the check).
+        let owner = match &me {
+            Me::Agent(agent) => {
+                to_user(agent, Kind::Agent).map_or(CredentialOwner::Unknown, CredentialOwner::Known)
+            }
+            Me::Status(_) | Me::Unreadable(_) => CredentialOwner::Unknown,
         };
-        let agent = body.get("agent").cloned().unwrap_or(body);
-        let user = serde_json::from_value::<wire::Record>(agent)
-            .ok()
-            .and_then(|agent| to_user(&agent, Kind::Agent));
-        Ok(match user {
-            Some(user) => CredentialOwner::Known(user),
-            None => CredentialOwner::Unknown,
-        })
+        self.remember_me(me);
+        Ok(owner)
     }
 
     fn http(&self) -> &HttpClient {

@@ -2,8 +2,9 @@
 //! API v2 with the service's own semantics: quoted filter queries
 //! (`field:'value'`, `AND`/`OR`, parentheses, `~[field]:'prefix'`, 512
 //! characters, 30 a page, pages 1-40), plain `email=` parameters, `per_page`
-//! listings with `Link` headers, single records, `agents/me`, API-key auth,
-//! and a per-minute rate limit with its `X-Ratelimit-*` headers.
+//! listings with `Link` headers, single records, `agents/me` (with the agent
+//! fields readiness reads, see `sim_readiness.rs`), API-key auth, and a
+//! per-minute rate limit with its `X-Ratelimit-*` headers.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request. A `'` inside a filter value ends the string, as the service
@@ -29,6 +30,9 @@ const MAX_FILTER_PAGE: usize = 40;
 const DEFAULT_PER_PAGE: usize = 30;
 const MAX_PER_PAGE: usize = 100;
 const WINDOW: Duration = Duration::from_secs(60);
+
+#[path = "sim_readiness.rs"]
+mod readiness;
 
 type Object = Map<String, Value>;
 
@@ -80,9 +84,11 @@ impl SimData {
                 }
             }
         }
+        let mut agents = file.agents;
+        agents.iter_mut().for_each(readiness::complete_agent);
         Ok(SimData {
             requesters: file.requesters,
-            agents: file.agents,
+            agents,
             credentials: file.simulator,
             rate_limit_per_minute: file
                 .simulator_rate_limit_per_minute
@@ -784,6 +790,6 @@ mod tests {
         let text = include_str!("../../../fixtures/freshservice.json");
         let data = SimData::parse(text).expect("the demo fixture is valid");
         assert_eq!(data.requesters.len(), 4);
-        assert_eq!(data.agents.len(), 2);
+        assert_eq!(data.agents.len(), 3);
     }
 }

@@ -1,6 +1,7 @@
 //! Freshservice API v2 JSON as it comes over the wire: the list envelopes
 //! `{"requesters":[...]}` / `{"agents":[...]}`, the single-record envelopes
-//! `{"requester":{...}}` / `{"agent":{...}}`, and the records inside.
+//! `{"requester":{...}}` / `{"agent":{...}}`, the records inside, and an
+//! agent's `roles`.
 //!
 //! Private to the connector and never trusted: a record may lack any field
 //! or carry an unexpected type, so every accessor returns an `Option` and
@@ -62,6 +63,35 @@ impl Record {
     pub fn flag(&self, field: &str) -> Option<bool> {
         self.0.get(field)?.as_bool()
     }
+
+    /// An agent's `roles`, each with what of it could be read; `None` when
+    /// the field is absent or not a list.
+    pub fn roles(&self) -> Option<Vec<Role>> {
+        let roles = self.0.get("roles")?.as_array()?;
+        Some(
+            roles
+                .iter()
+                .map(|role| Role {
+                    role_id: role.get("role_id").and_then(Value::as_u64),
+                    assignment_scope: role
+                        .get("assignment_scope")
+                        .and_then(Value::as_str)
+                        .map(str::trim)
+                        .filter(|scope| !scope.is_empty())
+                        .map(str::to_owned),
+                })
+                .collect(),
+        )
+    }
+}
+
+/// One of an agent's `roles`: `{"role_id", "assignment_scope", "groups"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Role {
+    pub role_id: Option<u64>,
+    /// `entire_helpdesk`, `member_groups`, `specified_groups` or
+    /// `assigned_items`.
+    pub assignment_scope: Option<String>,
 }
 
 #[cfg(test)]
@@ -83,5 +113,35 @@ mod tests {
         assert_eq!(text_id.id(), Some(42));
         let bad_id: Record = serde_json::from_str(r#"{"id":-4}"#).expect("a record");
         assert_eq!(bad_id.id(), None);
+    }
+
+    #[test]
+    fn roles_are_read_with_whatever_each_one_says() {
+        let agent: Record = serde_json::from_str(
+            r#"{"roles":[{"role_id":7,"assignment_scope":"assigned_items","groups":[]},
+                         {"role_id":"8","assignment_scope":" "},{}]}"#,
+        )
+        .expect("a record");
+        assert_eq!(
+            agent.roles(),
+            Some(vec![
+                Role {
+                    role_id: Some(7),
+                    assignment_scope: Some("assigned_items".into())
+                },
+                Role {
+                    role_id: None,
+                    assignment_scope: None
+                },
+                Role {
+                    role_id: None,
+                    assignment_scope: None
+                },
+            ])
+        );
+        let none: Record = serde_json::from_str(r#"{"roles":null}"#).expect("a record");
+        assert_eq!(none.roles(), None);
+        let absent: Record = serde_json::from_str("{}").expect("a record");
+        assert_eq!(absent.roles(), None);
     }
 }

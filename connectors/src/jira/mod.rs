@@ -1,13 +1,16 @@
 //! Jira Cloud connector (REST v3): verifies stored accountIds in bulk with
-//! `/user/bulk`, finds users by e-mail with `/user/search`, and asks
-//! `/myself` who the credentials belong to.
+//! `/user/bulk`, finds users by e-mail with `/user/search`, asks `/myself`
+//! who the credentials belong to, and probes the bot's readiness
+//! (`readiness.rs`).
 //!
 //! Only reads, and only the operations Atlassian's OpenAPI document declares.
 //! It never guesses: `/user/search` is a prefix match that hides inactive
 //! users and hidden e-mail addresses, so only an exact e-mail match counts,
 //! and "not found" says why when Jira could not have shown the user.
 
+mod readiness;
 pub mod sim;
+mod sim_readiness;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,8 +20,11 @@ use reqwest::StatusCode;
 use crate::http::RequestSpec;
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId,
-    HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
+    HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness,
+    ReadinessInput, ReadinessSettings, System,
 };
+
+pub use readiness::NEEDED_PERMISSIONS;
 
 const BULK_PATH: &str = "/rest/api/3/user/bulk";
 const SEARCH_PATH: &str = "/rest/api/3/user/search";
@@ -58,6 +64,8 @@ const NOTE_ACTIVE_ONLY: &str = "Jira's user search shows only active users, so a
 /// The Jira Cloud connector.
 pub struct Client {
     http: HttpClient,
+    /// `[connectors.readiness]`: the project and the groups the probe checks.
+    readiness: ReadinessSettings,
 }
 
 impl Client {
@@ -80,6 +88,7 @@ impl Client {
                 settings.credentials,
                 settings.http,
             )?,
+            readiness: settings.readiness,
         })
     }
 
@@ -319,10 +328,8 @@ fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
 }
 
 impl Connector for Client {
-    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
-        let mut readiness = crate::Readiness::default();
-        readiness.cannot_tell("this system's readiness probe is not built yet");
-        readiness
+    async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        readiness::probe(self, &self.readiness, input).await
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {

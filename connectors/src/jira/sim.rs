@@ -2,7 +2,8 @@
 //! endpoints the connector uses, with Jira's own semantics (search is a
 //! case-insensitive prefix match over active users only, bulk returns
 //! inactive users too, hidden e-mail addresses are never returned, every
-//! endpoint wants a credential). `demo`, `simulate` and the tests share it.
+//! endpoint wants a credential), and the readiness probe's endpoints from
+//! `sim_readiness.rs`. `demo`, `simulate` and the tests share it.
 //!
 //! Never answers from canned per-test responses and never writes the data it
 //! was given: each answer is computed from the fixture and the request.
@@ -12,9 +13,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use super::sim_readiness::{self, Route, Site};
 use crate::sim::{Caller, Faults, InvalidSimData, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
@@ -28,25 +30,26 @@ const BULK_DEFAULT_PAGE: usize = 10;
 const BULK_MAX_PAGE: usize = 200;
 
 /// The fixture file: `values` holds User objects in the API's own shape,
-/// `simulator` the credentials the simulator accepts.
+/// `simulator` the credentials the simulator accepts and, under
+/// `readiness`, what the readiness probe's endpoints answer.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FixtureFile {
     values: Vec<Value>,
     #[serde(default)]
-    simulator: SimCredentials,
+    simulator: Map<String, Value>,
 }
 
 /// One fixture user: the fields the simulator's semantics read, and the
 /// object to send (without the hidden e-mail).
 #[derive(Debug, Clone)]
-struct SimUser {
-    account_id: String,
-    active: bool,
-    display_name: String,
-    email: Option<String>,
-    hidden_email: Option<String>,
-    shown: Map<String, Value>,
+pub(super) struct SimUser {
+    pub(super) account_id: String,
+    pub(super) active: bool,
+    pub(super) display_name: String,
+    pub(super) email: Option<String>,
+    pub(super) hidden_email: Option<String>,
+    pub(super) shown: Map<String, Value>,
 }
 
 /// Validated simulator data.
@@ -54,6 +57,7 @@ struct SimUser {
 pub struct SimData {
     users: Vec<SimUser>,
     credentials: SimCredentials,
+    readiness: Site,
 }
 
 impl SimData {
@@ -75,8 +79,16 @@ impl SimData {
             }
             users.push(user);
         }
-        let basic = file.simulator.basic.iter().map(|a| (&a.username, &a.user));
-        let bearer = file.simulator.bearer.iter().map(|a| (&a.token, &a.user));
+        let mut simulator = file.simulator;
+        let readiness = match simulator.remove("readiness") {
+            Some(section) => Site::parse(section, &seen)?,
+            None => Site::default(),
+        };
+        let credentials: SimCredentials =
+            serde_path_to_error::deserialize(Value::Object(simulator))
+                .map_err(|err| format!("at `simulator.{}`: {}", err.path(), err.inner()))?;
+        let basic = credentials.basic.iter().map(|a| (&a.username, &a.user));
+        let bearer = credentials.bearer.iter().map(|a| (&a.token, &a.user));
         for (index, (_, user)) in basic.chain(bearer).enumerate() {
             if let Some(user) = user
                 && !seen.contains(user)
@@ -88,7 +100,8 @@ impl SimData {
         }
         Ok(SimData {
             users,
-            credentials: file.simulator,
+            credentials,
+            readiness,
         })
     }
 }
@@ -141,16 +154,17 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
 }
 
 /// Everything a responder reads; shared by all endpoints.
-struct State {
+pub(super) struct State {
     users: Vec<SimUser>,
     by_id: HashMap<String, usize>,
     credentials: SimCredentials,
-    base: String,
+    pub(super) base: String,
     faults: Faults,
+    pub(super) readiness: Site,
 }
 
 impl State {
-    fn user(&self, account_id: &str) -> Option<&SimUser> {
+    pub(super) fn user(&self, account_id: &str) -> Option<&SimUser> {
         self.by_id
             .get(account_id)
             .and_then(|&index| self.users.get(index))
@@ -180,6 +194,7 @@ enum Endpoint {
     Bulk,
     User,
     Myself,
+    Readiness(Route),
 }
 
 struct Responder {
@@ -202,7 +217,10 @@ impl Respond for Responder {
                     Endpoint::Search => search(&self.state, request),
                     Endpoint::Bulk => bulk(&self.state, request),
                     Endpoint::User => user(&self.state, request),
-                    Endpoint::Myself => myself(&self.state, &caller),
+                    Endpoint::Myself => myself(&self.state, &caller, request),
+                    Endpoint::Readiness(route) => {
+                        sim_readiness::respond(route, &self.state, owner(&caller), request)
+                    }
                 },
             }
         };
@@ -224,6 +242,7 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
         credentials: data.credentials,
         base: server.uri(),
         faults,
+        readiness: data.readiness,
     });
     for (route, endpoint) in [
         ("/rest/api/3/user/search", Endpoint::Search),
@@ -240,23 +259,33 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
             .mount(server)
             .await;
     }
+    for (pattern, route) in sim_readiness::ROUTES {
+        Mock::given(method("GET"))
+            .and(path_regex(pattern))
+            .respond_with(Responder {
+                state: Arc::clone(&state),
+                endpoint: Endpoint::Readiness(route),
+            })
+            .mount(server)
+            .await;
+    }
 }
 
 /// A JSON answer. Not `crate::sim::json_response`: wiremock's
 /// `set_body_string` replaces its content type with `text/plain`, which the
 /// connector rightly refuses as not the API's JSON.
-fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+pub(super) fn json_response(status: u16, body: &Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
 }
 
 /// Jira's ErrorCollection.
-fn error_collection(status: u16, message: &str) -> ResponseTemplate {
+pub(super) fn error_collection(status: u16, message: &str) -> ResponseTemplate {
     json_response(status, &json!({"errorMessages": [message], "errors": {}}))
 }
 
 /// A non-negative integer query parameter, its default when absent; the
 /// error is the 400 message Jira would send.
-fn number(request: &Request, name: &str, default: usize) -> Result<usize, String> {
+pub(super) fn number(request: &Request, name: &str, default: usize) -> Result<usize, String> {
     match query_param(request, name) {
         None => Ok(default),
         Some(raw) => raw
@@ -396,13 +425,30 @@ fn user(state: &State, request: &Request) -> ResponseTemplate {
     }
 }
 
-/// `/rest/api/3/myself`: the user the credential belongs to. A credential
-/// without a `user` answers 404, so tests can stage "cannot say".
-fn myself(state: &State, caller: &Caller) -> ResponseTemplate {
-    let owner = match caller {
+/// The accountId a credential belongs to, if the data names one.
+fn owner(caller: &Caller) -> Option<&str> {
+    match caller {
         Caller::Basic { user, .. } | Caller::Bearer { user } => user.as_deref(),
-    };
-    match owner.and_then(|id| state.user(id)) {
+    }
+}
+
+/// `/rest/api/3/myself`: the user the credential belongs to, with its
+/// groups when `expand=groups` asks. A credential without a `user` answers
+/// 404, so tests can stage "cannot say".
+fn myself(state: &State, caller: &Caller, request: &Request) -> ResponseTemplate {
+    let expand_groups = query_param(request, "expand")
+        .is_some_and(|e| e.split(',').any(|part| part.trim() == "groups"));
+    match owner(caller).and_then(|id| state.user(id)) {
+        Some(user) if expand_groups => {
+            let mut shown = state.render(user);
+            if let Some(object) = shown.as_object_mut() {
+                object.insert(
+                    "groups".into(),
+                    sim_readiness::groups(state, &user.account_id),
+                );
+            }
+            json_response(200, &shown)
+        }
         Some(user) => json_response(200, &state.render(user)),
         None => error_collection(
             404,
@@ -411,7 +457,7 @@ fn myself(state: &State, caller: &Caller) -> ResponseTemplate {
     }
 }
 
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
@@ -423,6 +469,15 @@ mod tests {
     fn unknown_top_level_keys_are_refused_by_name() {
         let err = SimData::parse(r#"{"values": [], "users": []}"#).unwrap_err();
         assert!(err.to_string().contains("users"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_simulator_key_is_refused_by_name() {
+        let err = SimData::parse(r#"{"values": [], "simulator": {"readines": {}}}"#).unwrap_err();
+        assert!(err.to_string().contains("readines"), "{err}");
+        let err = SimData::parse(r#"{"values": [], "simulator": {"readiness": {"project": []}}}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("project"), "{err}");
     }
 
     #[test]

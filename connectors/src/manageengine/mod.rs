@@ -7,9 +7,11 @@
 //! against the keys again (ids exactly, External IDs without regard to
 //! case). Never reads an id through a float (Cloud ids have 18 digits),
 //! never sends the same request twice in one call, and never asks who the
-//! credentials belong to: SPEC section 5 leaves ManageEngine unchecked.
+//! credentials belong to: SPEC section 5 leaves ManageEngine unchecked. Bot
+//! readiness (is the bot a technician) is in `readiness.rs`.
 
 pub mod query;
+mod readiness;
 pub mod sim;
 mod wire;
 
@@ -21,7 +23,8 @@ use serde_json::Value;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
-    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
+    InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
+    ReadinessSettings, System,
 };
 use query::ROW_COUNT;
 use wire::{Record, ResponseStatus, Status, UserList};
@@ -37,12 +40,18 @@ const RATE_LIMITED: u64 = 4015;
 const INVALID_KEY: u64 = 4022;
 const FORBIDDEN: u64 = 4002;
 
+/// The `record_kind` of a user, from its `is_technician`.
+const TECHNICIAN: &str = "technician";
+const REQUESTER: &str = "requester";
+
 /// The ServiceDesk Plus connector.
 pub struct Client {
     http: HttpClient,
     /// The field that holds the External ID (`lookup_by`), checked to be a
     /// plain field name.
     lookup_field: String,
+    /// `[connectors.readiness]`.
+    readiness: ReadinessSettings,
 }
 
 impl Client {
@@ -65,7 +74,11 @@ impl Client {
             settings.http,
         )?
         .with_classifier(classify);
-        Ok(Client { http, lookup_field })
+        Ok(Client {
+            http,
+            lookup_field,
+            readiness: settings.readiness,
+        })
     }
 
     /// The request for one page of users whose `field` is any of `values`.
@@ -191,6 +204,14 @@ fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
 /// 200 too.
 fn classify(reply: &Reply) -> Option<Verdict> {
     let body: Value = serde_json::from_slice(&reply.body).ok()?;
+    if readiness::is_one_user_path(&reply.path) {
+        // The readiness probe reads a refusal there itself (4002, 4007):
+        // it must never stop the system. Only a rate limit is retried.
+        let status = ResponseStatus::read(&body)?;
+        return status
+            .has(RATE_LIMITED)
+            .then_some(Verdict::RateLimited(None));
+    }
     if let Some(verdict) = zoho_token_error(&body) {
         return Some(verdict);
     }
@@ -260,14 +281,9 @@ fn to_user(record: &Record, lookup_field: &str) -> Option<ItsmUser> {
         account_type: None,
         time_zone: None,
         inactive_reason,
-        record_kind: record.is_technician().map(|technician| {
-            if technician {
-                "technician"
-            } else {
-                "requester"
-            }
-            .to_owned()
-        }),
+        record_kind: record
+            .is_technician()
+            .map(|technician| if technician { TECHNICIAN } else { REQUESTER }.to_owned()),
     })
 }
 
@@ -349,10 +365,10 @@ impl Answers {
 }
 
 impl Connector for Client {
-    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
-        let mut readiness = crate::Readiness::default();
-        readiness.cannot_tell("this system's readiness probe is not built yet");
-        readiness
+    /// Whether the bot is a technician (see `readiness.rs`): no request
+    /// where the lookups already said.
+    async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        readiness::probe(self, input).await
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
@@ -511,6 +527,27 @@ mod tests {
         let fine = r#"{"response_status":[{"status_code":2000,"status":"success"}],"users":[]}"#;
         assert_eq!(classify(&reply(200, fine)), None);
         assert_eq!(classify(&reply(200, "<html></html>")), None);
+    }
+
+    #[test]
+    fn the_classifier_leaves_the_readiness_probe_s_refusals_to_the_probe() {
+        let at = |status: u16, body: &str| Reply {
+            path: "/app/itdesk/api/v3/users/123640000000142501".into(),
+            ..reply(status, body)
+        };
+        let forbidden = r#"{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4002,"type":"failed"}]}}"#;
+        assert_eq!(classify(&at(403, forbidden)), None);
+        assert_eq!(classify(&at(200, forbidden)), None);
+        let missing = r#"{"response_status":{"status_code":4007,"status":"failed"}}"#;
+        assert_eq!(classify(&at(404, missing)), None);
+        let key = r#"{"response_status":{"status_code":4022,"status":"failed"}}"#;
+        assert_eq!(classify(&at(401, key)), None);
+        let limited = r#"{"response_status":{"status_code":4000,"status":"failed","messages":[{"status_code":4015}]}}"#;
+        assert_eq!(
+            classify(&at(429, limited)),
+            Some(Verdict::RateLimited(None))
+        );
+        assert_eq!(classify(&at(200, r#"{"error":"invalid_code"}"#)), None);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! `search_criteria` as an object or an array, `is`/`is not`/`contains`/
 //! `starts with`/`ends with`, `value` or `values`, `logical_operator`,
 //! `children`), `response_status` as an array, and the errors a real server
-//! sends; plus Zoho's `POST /oauth/v2/token` for Cloud's refresh tokens and
-//! an optional per-minute rate limit.
+//! sends; one user by id for the readiness probe (`sim_readiness.rs`); plus
+//! Zoho's `POST /oauth/v2/token` for Cloud's refresh tokens and an optional
+//! per-minute rate limit.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request, so `demo`, `simulate` and the tests meet the same server.
@@ -31,6 +32,9 @@ const DEFAULT_ROW_COUNT: u64 = 10;
 /// The most rows one page may ask for.
 const MAX_ROW_COUNT: u64 = 100;
 
+#[path = "sim_readiness.rs"]
+mod readiness;
+
 /// Zoho's token path (`https://accounts.zoho.<dc>/oauth/v2/token`).
 pub const TOKEN_PATH: &str = "/oauth/v2/token";
 
@@ -41,6 +45,7 @@ pub struct SimData {
     credentials: SimCredentials,
     rate_limit: Option<RateLimit>,
     access_token_uses: Option<u32>,
+    user_details: readiness::UserDetails,
 }
 
 /// The file's shape: the list answer's `users` plus the simulator's own keys.
@@ -55,6 +60,9 @@ struct FixtureFile {
     /// Requests an access token is good for; unlimited when absent.
     #[serde(default)]
     access_token_uses: Option<u32>,
+    /// How `GET /api/v3/users/{id}` answers (see `sim_readiness.rs`).
+    #[serde(default)]
+    user_details: readiness::UserDetails,
 }
 
 /// A per-minute request limit on the users routes, as an admin's throttle
@@ -132,6 +140,7 @@ impl SimData {
             credentials: file.simulator,
             rate_limit: file.rate_limit,
             access_token_uses: file.access_token_uses,
+            user_details: file.user_details,
         })
     }
 }
@@ -152,6 +161,7 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
         })
         .mount(server)
         .await;
+    readiness::mount(server, Arc::clone(&state), faults.clone()).await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
         .respond_with(TokenResponder { state, faults })
@@ -777,7 +787,7 @@ mod tests {
     fn the_demo_fixture_parses() {
         let text = include_str!("../../../fixtures/manageengine.json");
         let data = SimData::parse(text).expect("the demo fixture is valid");
-        assert_eq!(data.users.len(), 6);
+        assert_eq!(data.users.len(), 7);
         assert_eq!(data.credentials.authtoken.len(), 1);
         assert_eq!(data.credentials.zoho_oauth.len(), 1);
     }

@@ -1,7 +1,8 @@
 //! ServiceDesk Plus API v3 JSON as it comes over the wire: the users list
-//! (`{"response_status": [...], "list_info": {...}, "users": [...]}`), user
-//! records, and `response_status`, which is an object in some answers and an
-//! array in others.
+//! (`{"response_status": [...], "list_info": {...}, "users": [...]}`), one
+//! user (`{"response_status": {...}, "user": {...}}`), user records, and
+//! `response_status`, which is an object in some answers and an array in
+//! others.
 //!
 //! Private to the connector and never trusted: any field may be missing or
 //! of another type than documented (an `id` is a string in the documented
@@ -26,6 +27,14 @@ pub(super) struct UserList {
     pub list_info: Option<ListInfo>,
     #[serde(default)]
     pub users: Option<Vec<Record>>,
+}
+
+/// A single-user answer (`GET /api/v3/users/{id}`): `{"response_status":
+/// {...}, "user": {...}}`, either part possibly missing.
+#[derive(Debug, Deserialize)]
+pub(super) struct OneUser {
+    #[serde(default)]
+    pub user: Option<Record>,
 }
 
 /// The paging part of a list answer.

@@ -1,7 +1,8 @@
 //! Salesforce connector: looks users up with SOQL on `User` through the REST
 //! query resource, many at a time (`WHERE Id IN (...)`, `WHERE Username IN
-//! (...)`), follows `nextRecordsUrl`, and asks `/services/oauth2/userinfo`
-//! who the token belongs to.
+//! (...)`), follows `nextRecordsUrl`, asks `/services/oauth2/userinfo`
+//! who the token belongs to, and proves the bot ready (`readiness`: the
+//! configured object's describe).
 //!
 //! Never puts a value into SOQL except through [`query::literal`], never
 //! sends a malformed Id (see [`id::parse_id`]), never follows a
@@ -11,7 +12,10 @@
 
 pub mod id;
 pub mod query;
+mod readiness;
 pub mod sim;
+mod sim_describe;
+mod sim_soql;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -24,7 +28,8 @@ use crate::answers::Answers;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
+    ReadinessSettings,
 };
 pub use id::parse_id;
 
@@ -68,6 +73,8 @@ pub struct Client {
     lookup_field: String,
     /// The `SELECT` list: [`query::FIELDS`] plus the lookup field.
     fields: String,
+    /// `[connectors.readiness]`: the object the probe describes.
+    readiness: ReadinessSettings,
 }
 
 impl Client {
@@ -109,6 +116,7 @@ impl Client {
             }),
             lookup_field,
             fields,
+            readiness: settings.readiness,
         })
     }
 
@@ -355,10 +363,8 @@ fn folded(value: &str) -> String {
 }
 
 impl Connector for Client {
-    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
-        let mut readiness = crate::Readiness::default();
-        readiness.cannot_tell("this system's readiness probe is not built yet");
-        readiness
+    async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        readiness::probe(self, input).await
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {

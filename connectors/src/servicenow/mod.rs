@@ -1,6 +1,7 @@
 //! ServiceNow connector: looks users up in `sys_user` through the Table API,
-//! many at a time (`sys_idIN...`, `<lookup field>IN...`), and tells who the
-//! basic-auth credentials belong to.
+//! many at a time (`sys_idIN...`, `<lookup field>IN...`), tells who the
+//! basic-auth credentials belong to, and proves the bot ready (`readiness`:
+//! its roles, a read of the ticket table, its record's documented settings).
 //!
 //! Never trusts the server's filter (an instance silently drops a condition
 //! on an unknown field and returns every row): each returned record is
@@ -9,17 +10,21 @@
 //! twice in one call.
 
 pub mod query;
+mod readiness;
 pub mod sim;
+mod sim_tables;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
 
 use reqwest::{Method, StatusCode};
 
 use crate::http::{Reply, RequestSpec};
 use crate::{
-    Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, System,
+    BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials,
+    ExternalId, HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    Readiness, ReadinessInput, ReadinessSettings, System,
 };
 use query::Placement;
 use wire::{ErrorBody, Record, TableList};
@@ -29,8 +34,10 @@ use wire::{ErrorBody, Record, TableList};
 const TABLE_PATH: &str = "/api/now/table/sys_user";
 
 /// What a check needs, and no more: the 5 MB answer cap of an instance is
-/// far away when only these come back.
-const FIELDS: [&str; 8] = [
+/// far away when only these come back. The last four are the bot's
+/// documented settings (BOT_SETTING), read from the same record so they
+/// cost no request of their own.
+const FIELDS: [&str; 12] = [
     "sys_id",
     "user_name",
     "email",
@@ -39,6 +46,10 @@ const FIELDS: [&str; 8] = [
     "name",
     "active",
     "locked_out",
+    "time_zone",
+    "date_format",
+    "time_format",
+    "web_service_access_only",
 ];
 
 /// Instances and the proxies in front of them refuse long URLs (414) at
@@ -66,6 +77,13 @@ pub struct Client {
     lookup_field: String,
     /// `sysparm_fields`: [`FIELDS`] plus the lookup field when it is another.
     fields: String,
+    /// `[connectors.readiness]`: the roles and the table the probe checks.
+    readiness: ReadinessSettings,
+    /// The documented settings that are off, per record read in this run
+    /// (BOT_SETTING). The check asks only about the bot's record, after
+    /// the lookups read it; records whose settings are all in order are
+    /// not kept.
+    settings_off: Mutex<HashMap<ItsmUserId, Vec<BotSettingProblem>>>,
 }
 
 impl Client {
@@ -95,7 +113,29 @@ impl Client {
             )?,
             lookup_field,
             fields,
+            readiness: settings.readiness,
+            settings_off: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Keeps what is off among the documented settings of each record, so
+    /// that [`Connector::bot_setting_problems`] can answer for the bot.
+    fn note_settings(&self, records: &[Record]) {
+        let mut settings_off = self
+            .settings_off
+            .lock()
+            .expect("the settings lock is never poisoned: no code panics under it");
+        for record in records {
+            let Some(id) = record.text("sys_id").and_then(|id| parse_sys_id(id).ok()) else {
+                continue;
+            };
+            let problems = readiness::setting_problems(record);
+            if problems.is_empty() {
+                settings_off.remove(&id);
+            } else {
+                settings_off.insert(id, problems);
+            }
+        }
     }
 
     /// The request for one page of `sysparm_query`. Display values stay off:
@@ -170,21 +210,9 @@ impl Client {
             }
             let list: TableList = reply.json(self.http.integration())?;
             let count = list.result.len();
+            self.note_settings(&list.result);
             records.extend(list.result);
-            // The Link header, where sent, says whether a next page exists;
-            // else X-Total-Count; else a full page may have a successor.
-            let total = reply
-                .header_str("x-total-count")
-                .and_then(|t| t.trim().parse::<usize>().ok());
-            let more = count > 0
-                && if reply.header_str("link").is_some() {
-                    names_next_page(&reply)
-                } else if let Some(total) = total {
-                    page * limit + count < total
-                } else {
-                    count >= limit
-                };
-            if !more || settled(&records) {
+            if !has_next_page(&reply, page * limit, count, limit) || settled(&records) {
                 return Ok(records);
             }
         }
@@ -247,6 +275,27 @@ pub fn parse_sys_id(value: &str) -> Result<ItsmUserId, InvalidItsmUserId> {
 /// An id this system's format refuses, with the reason the administrator reads.
 fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
     InvalidItsmUserId::new(System::ServiceNow, why)
+}
+
+/// Whether a list answer of `count` rows, read from `offset` with
+/// `sysparm_limit=limit`, has another page behind it. The `Link` header,
+/// where sent, says so; else `X-Total-Count`; else a full page may have a
+/// successor (the limit is applied before ACLs, so a short page is not
+/// proof of the end, but an empty one is).
+fn has_next_page(reply: &Reply, offset: usize, count: usize, limit: usize) -> bool {
+    if count == 0 {
+        return false;
+    }
+    if reply.header_str("link").is_some() {
+        return names_next_page(reply);
+    }
+    match reply
+        .header_str("x-total-count")
+        .and_then(|t| t.trim().parse::<usize>().ok())
+    {
+        Some(total) => offset + count < total,
+        None => count >= limit,
+    }
 }
 
 /// Whether a `Link` header names a next page.
@@ -359,10 +408,20 @@ impl Answers {
 }
 
 impl Connector for Client {
-    async fn readiness(&self, _input: &crate::ReadinessInput) -> crate::Readiness {
-        let mut readiness = crate::Readiness::default();
-        readiness.cannot_tell("this system's readiness probe is not built yet");
-        readiness
+    async fn readiness(&self, input: &ReadinessInput) -> Readiness {
+        readiness::probe(self, input).await
+    }
+
+    /// The bot's `time_zone`, `date_format`, `time_format` and
+    /// `web_service_access_only`, from the record the lookups read (no
+    /// request of its own).
+    fn bot_setting_problems(&self, bot: &ItsmUser) -> Vec<BotSettingProblem> {
+        self.settings_off
+            .lock()
+            .expect("the settings lock is never poisoned: no code panics under it")
+            .get(&bot.itsm_user_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {

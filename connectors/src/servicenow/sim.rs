@@ -1,14 +1,16 @@
-//! ServiceNow simulator: serves a fixture's `sys_user` records through the
-//! Table API with the instance's own query semantics (`^`, `^OR`, `^NQ`,
-//! `IN`, `STARTSWITH`, ...), projection, paging headers and error bodies,
-//! so `demo`, `simulate` and the tests meet the traps a real instance sets.
+//! ServiceNow simulator: serves a fixture's `sys_user` records, and the
+//! other tables `sim_tables` knows (the bot's role rows, the task tables),
+//! through the Table API with the instance's own query semantics (`^`,
+//! `^OR`, `^NQ`, `IN`, `STARTSWITH`, ...), projection, paging headers, read
+//! ACLs (403) and error bodies (400 for a table that does not exist), so
+//! `demo`, `simulate` and the tests meet the traps a real instance sets.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request. It reproduces the instance's quirks on purpose, including
 //! the dangerous one: a condition on a field the table does not have is
 //! dropped, and the remaining query (possibly none) decides the rows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -16,39 +18,49 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use super::sim_tables::{Access, Table, Tables};
 use crate::sim::{Faults, InvalidSimData, SimCredentials, query_param, with_delay};
 
 /// What an instance returns when nothing is asked to be limited.
 const DEFAULT_LIMIT: usize = 10_000;
 
-/// A validated fixture: the `sys_user` table and the credentials it accepts.
+/// A validated fixture: the instance's tables and the credentials it accepts.
 #[derive(Debug, Clone)]
 pub struct SimData {
-    records: Vec<Map<String, Value>>,
+    tables: Tables,
     credentials: SimCredentials,
-    /// Every column some record has: the table's schema, as far as the
-    /// simulator knows it. Conditions on other fields are dropped.
-    columns: BTreeSet<String>,
 }
 
-/// The file's shape: the Table API's own answer plus the credentials.
+/// The file's shape: the Table API's own answer for `sys_user`, other
+/// tables' rows by table name, and the simulator's credentials and ACLs.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FixtureFile {
     result: Vec<Map<String, Value>>,
     #[serde(default)]
-    simulator: SimCredentials,
+    tables: BTreeMap<String, Vec<Map<String, Value>>>,
+    /// The credentials, plus `acl` (see `sim_tables::Access`).
+    #[serde(default)]
+    simulator: Map<String, Value>,
 }
 
 impl SimData {
     /// Parses a fixture, refusing what would make the simulator lie quietly:
-    /// unknown top-level keys, records without a sys_id, repeated sys_ids.
+    /// unknown top-level keys, records without a sys_id, repeated sys_ids
+    /// (and what `sim_tables` refuses).
     pub fn parse(text: &str) -> Result<SimData, InvalidSimData> {
         let file: FixtureFile = serde_json::from_str(text).map_err(|err| {
-            format!("{err} (expected {{\"result\": [sys_user records], \"simulator\": {{...}}}})")
+            format!("{err} (expected {{\"result\": [sys_user records], \"tables\": {{...}}, \"simulator\": {{...}}}})")
         })?;
+        let mut simulator = file.simulator;
+        let access = match simulator.remove("acl") {
+            Some(acl) => serde_json::from_value(serde_json::json!({ "acl": acl }))
+                .map_err(|err| format!("simulator.acl: {err}"))?,
+            None => Access::default(),
+        };
+        let credentials: SimCredentials = serde_json::from_value(Value::Object(simulator))
+            .map_err(|err| format!("simulator: {err}"))?;
         let mut seen = BTreeSet::new();
-        let mut columns = BTreeSet::new();
         for (index, record) in file.result.iter().enumerate() {
             let sys_id = match record.get("sys_id") {
                 Some(Value::String(sys_id)) => sys_id,
@@ -67,20 +79,18 @@ impl SimData {
                      each record its own"
                 )));
             }
-            columns.extend(record.keys().cloned());
         }
         Ok(SimData {
-            records: file.result,
-            credentials: file.simulator,
-            columns,
+            tables: Tables::build(file.result, file.tables, access)?,
+            credentials,
         })
     }
 }
 
-/// Mounts the Table API routes for `sys_user` on `server`.
+/// Mounts the Table API routes on `server`.
 pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
     Mock::given(method("GET"))
-        .and(path_regex(r"^/api/now(/v[12])?/table/sys_user(/[^/]+)?/?$"))
+        .and(path_regex(r"^/api/now(/v[12])?/table/[^/]+(/[^/]+)?/?$"))
         .respond_with(TableResponder {
             data: Arc::new(data),
             faults,
@@ -113,13 +123,13 @@ enum Version {
 
 impl TableResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
-        if self.data.credentials.authenticate(request).is_none() {
+        let Some(caller) = self.data.credentials.authenticate(request) else {
             return failure(
                 401,
                 "User Not Authenticated",
                 "Required to provide Auth information",
             );
-        }
+        };
         let path = request.url.path().trim_end_matches('/');
         let Some(rest) = path.strip_prefix("/api/now") else {
             return failure(
@@ -134,15 +144,33 @@ impl TableResponder {
             (Version::Latest, rest.strip_prefix("/v2").unwrap_or(rest))
         };
         let fields = query_param(request, "sysparm_fields");
-        match rest.strip_prefix("/table/sys_user") {
-            Some("") => self.list(request, version, fields.as_deref()),
-            Some(single) => self.single(single.trim_start_matches('/'), fields.as_deref()),
-            None => failure(400, "Invalid table", "Requested table does not exist"),
+        let (name, single) = match rest.strip_prefix("/table/") {
+            Some(rest) => rest.split_once('/').unwrap_or((rest, "")),
+            None => ("", ""),
+        };
+        let Some(table) = self.data.tables.get(name) else {
+            return failure(
+                400,
+                &format!("Invalid table {name}"),
+                "Requested table does not exist",
+            );
+        };
+        if !self.data.tables.may_read(name, &caller) {
+            return failure(
+                403,
+                "User Not Authorized",
+                "Failed API level ACL Validation",
+            );
+        }
+        if single.is_empty() {
+            self.list(table, request, version, fields.as_deref())
+        } else {
+            self.single(table, single, fields.as_deref())
         }
     }
 
-    fn single(&self, sys_id: &str, fields: Option<&str>) -> ResponseTemplate {
-        let record = self.data.records.iter().find(|record| {
+    fn single(&self, table: &Table, sys_id: &str, fields: Option<&str>) -> ResponseTemplate {
+        let record = table.records.iter().find(|record| {
             record
                 .get("sys_id")
                 .and_then(Value::as_str)
@@ -154,7 +182,13 @@ impl TableResponder {
         }
     }
 
-    fn list(&self, request: &Request, version: Version, fields: Option<&str>) -> ResponseTemplate {
+    fn list(
+        &self,
+        table: &Table,
+        request: &Request,
+        version: Version,
+        fields: Option<&str>,
+    ) -> ResponseTemplate {
         let limit = query_param(request, "sysparm_limit")
             .and_then(|limit| limit.trim().parse::<usize>().ok())
             .unwrap_or(DEFAULT_LIMIT);
@@ -173,9 +207,8 @@ impl TableResponder {
             },
         };
         let encoded = query_param(request, "sysparm_query").unwrap_or_default();
-        let query = EncodedQuery::parse(&encoded, &self.data.columns);
-        let matching: Vec<&Map<String, Value>> = self
-            .data
+        let query = EncodedQuery::parse(&encoded, &table.columns);
+        let matching: Vec<&Map<String, Value>> = table
             .records
             .iter()
             .filter(|record| query.matches(record))
@@ -411,8 +444,10 @@ mod tests {
     }
 
     fn names(data: &SimData, query: &str) -> Vec<String> {
-        let query = EncodedQuery::parse(query, &data.columns);
-        data.records
+        let users = data.tables.users();
+        let query = EncodedQuery::parse(query, &users.columns);
+        users
+            .records
             .iter()
             .filter(|record| query.matches(record))
             .map(|record| field_text(record, "user_name"))
@@ -478,6 +513,6 @@ mod tests {
     fn the_demo_fixture_parses() {
         let text = include_str!("../../../fixtures/servicenow.json");
         let data = SimData::parse(text).expect("the demo fixture is valid");
-        assert_eq!(data.records.len(), 7);
+        assert_eq!(data.tables.users().records.len(), 7);
     }
 }

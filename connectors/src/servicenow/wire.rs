@@ -1,6 +1,7 @@
 //! The Table API's JSON, as it comes over the wire: `{"result": [...]}` of
-//! `sys_user` records whose values are strings (`"true"`, `""`), and the
-//! `{"error": {...}}` body of a failed request.
+//! records (`sys_user`, `sys_user_has_role`, ...) whose values are strings
+//! (`"true"`, `""`; a dot-walked field such as `role.name` under its dotted
+//! name), and the `{"error": {...}}` body of a failed request.
 //!
 //! Private to the connector and never trusted: a record may lack any field
 //! (fields the account may not read are left out), so every accessor returns
@@ -40,8 +41,6 @@ impl Record {
         }
     }
 
-    /// A `"true"`/`"false"` field. `None` when absent or unreadable, so the
-    /// caller decides what "cannot tell" means for that field.
     /// A field sent as a JSON boolean (or `{"value": true}`).
     fn raw_bool(&self, field: &str) -> Option<bool> {
         match self.0.get(field)? {
@@ -51,6 +50,8 @@ impl Record {
         }
     }
 
+    /// A `"true"`/`"false"` field. `None` when absent or unreadable, so the
+    /// caller decides what "cannot tell" means for that field.
     pub fn flag(&self, field: &str) -> Option<bool> {
         // The documented form is a string; a JSON boolean means the same.
         if let Some(value) = self.raw_bool(field) {
@@ -83,6 +84,9 @@ pub(super) struct ErrorBody {
 pub(super) struct ErrorDetail {
     #[serde(default)]
     pub message: Option<String>,
+    /// What the instance adds (`Failed API level ACL Validation`).
+    #[serde(default)]
+    pub detail: Option<String>,
 }
 
 #[cfg(test)]

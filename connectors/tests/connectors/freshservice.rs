@@ -21,6 +21,7 @@ use crate::support::{api_key, mount_catch_all, settings};
 mod auth;
 mod errors;
 mod rate_limit;
+mod readiness;
 mod simulator;
 
 const REQUESTERS: &str = "/api/v2/requesters";

@@ -20,10 +20,12 @@ use crate::support::{basic, mount_catch_all, settings};
 mod auth;
 mod batches;
 mod errors;
+mod readiness;
 mod simulator;
 
 const TABLE: &str = "/api/now/table/sys_user";
-const FIELDS: &str = "sys_id,user_name,email,first_name,last_name,name,active,locked_out";
+const FIELDS: &str = "sys_id,user_name,email,first_name,last_name,name,active,locked_out,\
+time_zone,date_format,time_format,web_service_access_only";
 /// `basic("bot", "secret")` as sent.
 const BOT_BASIC: &str = "Basic Ym90OnNlY3JldA==";
 

@@ -65,7 +65,8 @@ async fn a_thousand_ids_go_out_in_a_few_requests_each_id_in_exactly_one() {
 async fn ten_thousand_ids_need_far_fewer_than_three_hundred_requests() {
     let (queries, longest, _) = ids_lookup(10_000).await;
 
-    assert_eq!(queries.len(), 62);
+    // About 160 sys_ids per request, in URLs that also carry the fields.
+    assert_eq!(queries.len(), 63);
     assert!(longest < 6_000, "longest URL: {longest} bytes");
 }
 
