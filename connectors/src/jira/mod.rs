@@ -10,7 +10,6 @@
 
 mod readiness;
 pub mod sim;
-mod sim_readiness;
 mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -3,7 +3,7 @@
 //! case-insensitive prefix match over active users only, bulk returns
 //! inactive users too, hidden e-mail addresses are never returned, every
 //! endpoint wants a credential), and the readiness probe's endpoints from
-//! `sim_readiness.rs`. `demo`, `simulate` and the tests share it.
+//! `sim/readiness.rs`. `demo`, `simulate` and the tests share it.
 //!
 //! Never answers from canned per-test responses and never writes the data it
 //! was given: each answer is computed from the fixture and the request.
@@ -16,7 +16,9 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::sim_readiness::{self, Route, Site};
+mod readiness;
+
+use self::readiness::{Route, Site};
 use crate::sim::{Caller, Faults, InvalidSimData, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
@@ -219,7 +221,7 @@ impl Respond for Responder {
                     Endpoint::User => user(&self.state, request),
                     Endpoint::Myself => myself(&self.state, &caller, request),
                     Endpoint::Readiness(route) => {
-                        sim_readiness::respond(route, &self.state, owner(&caller), request)
+                        readiness::respond(route, &self.state, owner(&caller), request)
                     }
                 },
             }
@@ -259,7 +261,7 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
             .mount(server)
             .await;
     }
-    for (pattern, route) in sim_readiness::ROUTES {
+    for (pattern, route) in readiness::ROUTES {
         Mock::given(method("GET"))
             .and(path_regex(pattern))
             .respond_with(Responder {
@@ -442,10 +444,7 @@ fn myself(state: &State, caller: &Caller, request: &Request) -> ResponseTemplate
         Some(user) if expand_groups => {
             let mut shown = state.render(user);
             if let Some(object) = shown.as_object_mut() {
-                object.insert(
-                    "groups".into(),
-                    sim_readiness::groups(state, &user.account_id),
-                );
+                object.insert("groups".into(), readiness::groups(state, &user.account_id));
             }
             json_response(200, &shown)
         }

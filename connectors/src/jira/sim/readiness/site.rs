@@ -4,7 +4,7 @@
 //! one the simulator knows, every issue and transition has its status
 //! category), and the rules the endpoints share (who holds what where).
 //!
-//! Never answers a request: `sim_readiness.rs` does, from this data.
+//! Never answers a request: `sim/readiness.rs` does, from this data.
 
 use std::collections::{BTreeMap, BTreeSet};
 

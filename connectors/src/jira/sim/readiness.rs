@@ -17,7 +17,7 @@ use wiremock::{Request, ResponseTemplate};
 
 pub(super) use self::site::Site;
 use self::site::{AGENT, Issue, PERMISSIONS, Project};
-use super::sim::{State, encode, error_collection, json_response, number};
+use super::{State, encode, error_collection, json_response, number};
 use crate::sim::query_param;
 
 /// The group an account is in when the data names none for it.
