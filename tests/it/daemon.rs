@@ -457,3 +457,86 @@ async fn the_demo_keeps_serving_with_its_own_token_until_sigterm() {
     );
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }
+
+/// The test certificate (for 127.0.0.1 and localhost), its key and the CA
+/// that signed it, copied into the world's folder.
+fn install_test_certificate(world: &World) -> reqwest::Certificate {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/tls");
+    std::fs::create_dir_all(world.path().join("tls")).expect("a tls folder");
+    for name in ["cert.pem", "key.pem"] {
+        std::fs::copy(source.join(name), world.path().join("tls").join(name)).expect("copy");
+    }
+    let ca = std::fs::read(source.join("ca.pem")).expect("the test CA");
+    reqwest::Certificate::from_pem(&ca).expect("a PEM certificate")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_serves_over_tls_with_the_configured_certificate() {
+    let world = world("tls_cert = \"tls/cert.pem\"\ntls_key = \"tls/key.pem\"\n").await;
+    let ca = install_test_certificate(&world);
+    let config_path = world.path().join("itsmid.toml");
+    let config = std::fs::read_to_string(&config_path).expect("read the config");
+    std::fs::write(
+        &config_path,
+        config.replace(
+            "tls_key = \"tls/key.pem\"\n\n",
+            "tls_key = \"tls/key.pem\"\n",
+        ),
+    )
+    .expect("write the config");
+    let daemon = Daemon::start(&world);
+    assert!(
+        daemon.base.starts_with("https://127.0.0.1:"),
+        "{}",
+        daemon.base
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("a TLS client");
+    let health = client
+        .get(format!("{}/healthz", daemon.base))
+        .send()
+        .await
+        .expect("a TLS handshake and an answer");
+    assert_eq!(health.status().as_u16(), 200);
+    let plain = daemon.base.replace("https://", "http://");
+    let refused = client.get(format!("{plain}/healthz")).send().await;
+    assert!(
+        refused.map(|r| !r.status().is_success()).unwrap_or(true),
+        "plain HTTP is not served on a TLS port"
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_address_needs_tls_or_plain_http_said_out_loud() {
+    let world = world("").await;
+    let output = run_in(world.path(), &["serve", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("server.tls_cert"), "{stderr}");
+    assert!(stderr.contains("allow_plain_http"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_connection_does_not_hold_up_sigterm() {
+    let world = world("").await;
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    let address = daemon.base.trim_start_matches("http://").to_owned();
+    // Connected, and never a byte sent.
+    let idle = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("a connection");
+    let started = Instant::now();
+    let status = daemon.terminate().await;
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "the exit took {:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}

@@ -11,6 +11,7 @@
 //! Never logs or returns a secret: the bearer token and the webhook URL stay
 //! `SecretString`s, and the token is compared in constant time.
 
+mod listener;
 mod metrics;
 mod notify;
 mod routes;
@@ -58,6 +59,17 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
             )
         })?,
     };
+    let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+        (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    listener::check_plain_http(addr, tls.is_some(), config.server.allow_plain_http)
+        .map_err(|why| anyhow!("{}: {why}", config.path.display()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let doors = listener::Doors {
+        tls,
+        max_connections: config.server.max_connections,
+    };
     let listener = TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}; is another itsmid serving there?"))?;
@@ -67,7 +79,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
     // Listen for the signals before saying we listen: a SIGTERM sent as soon
     // as the address is known must stop the daemon cleanly, not kill it.
     let shutdown = super::shutdown_signal()?;
-    eprintln!("listening on http://{bound}");
+    eprintln!("listening on {scheme}://{bound}");
     let read_token = match &config.server.read_token {
         None => None,
         Some(reference) => Some(reference.resolve().map_err(|why| {
@@ -84,7 +96,7 @@ pub async fn serve(config_path: &Path, listen: Option<SocketAddr>) -> anyhow::Re
         interval: crate::pipeline::interval(&config),
         store_path: config.store.path.clone(),
     };
-    run(listener, settings, shutdown).await
+    run(listener, doors, settings, shutdown).await
 }
 
 /// The bearer token from `server.token`; `serve` refuses to start without it.
@@ -122,6 +134,7 @@ pub struct Settings {
 /// then stops accepting requests, lets a run in progress finish, and returns.
 pub async fn run(
     listener: TcpListener,
+    doors: listener::Doors,
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
@@ -140,25 +153,22 @@ pub async fn run(
             stopped.clone(),
         ))
     };
-    let mut server_stopped = stopped.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, routes::router(Arc::clone(&state)))
-            .with_graceful_shutdown(async move {
-                let _ = server_stopped.wait_for(|stop| *stop).await;
-            })
-            .into_future(),
-    );
+    let server = tokio::spawn(listener::serve(
+        listener,
+        routes::router(Arc::clone(&state)),
+        doors,
+        stopped.clone(),
+    ));
 
     shutdown.await;
     tracing::info!("stopping: no new requests; a run in progress finishes first");
     let _ = stop.send(true);
-    let served = server
+    server
         .await
         .context("the HTTP server stopped unexpectedly")?;
     scheduler
         .await
-        .context("the scheduler stopped unexpectedly")?;
-    served.context("the HTTP server failed")
+        .context("the scheduler stopped unexpectedly")
 }
 
 /// Runs `run` at once, then again after the interval each run returns, or
