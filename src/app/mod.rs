@@ -15,7 +15,7 @@ use anyhow::{Context, anyhow};
 
 pub use shutdown::shutdown_signal;
 
-use crate::check::{CheckRun, Connected};
+use crate::check::{CheckRun, Connected, Held};
 use crate::config::Config;
 use crate::identities::Identities;
 use crate::pipeline::{LoadReport, RunOptions};
@@ -108,8 +108,21 @@ pub struct Loaded {
 /// whole of `itsmid load`, shared with the daemon so that both always run
 /// the same steps.
 pub async fn check_and_load(config_path: &Path, options: RunOptions) -> anyhow::Result<Loaded> {
+    check_and_load_holding(config_path, options, |_| Held::new()).await
+}
+
+/// `check_and_load`, with the systems `hold` names not asked (the daemon's
+/// backoff after refused credentials); `hold` sees the connectors built
+/// for this run.
+pub async fn check_and_load_holding(
+    config_path: &Path,
+    options: RunOptions,
+    hold: impl FnOnce(&[Connected]) -> Held,
+) -> anyhow::Result<Loaded> {
     let (config, identities) = load_inputs(config_path)?;
-    let run = check(&config, &identities).await?;
+    let connected = connect(&config)?;
+    let held = hold(&connected);
+    let run = crate::check::run_holding(&identities, &connected, &held).await;
     let load = run_load(&config, &identities, &run, options).await?;
     Ok(Loaded {
         config,

@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use itsmid_connectors::{
-    AnyConnector, ConnectorError, CredentialOwner, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
+    AnyConnector, ConnectorError, CredentialOwner, ItsmUser, ItsmUserId, Lookup, LookupKey,
+    Lookups, Reason,
 };
 
 mod judge;
@@ -103,6 +104,9 @@ pub struct EntryResult {
 /// What one system answered.
 struct SystemOutcome {
     error: Option<ConnectorError>,
+    /// Not asked: its credentials were refused in an earlier run and its
+    /// backoff lasts until this RFC 3339 time (the daemon's, SPEC section 7).
+    held: Option<String>,
     owner: Option<CredentialOwner>,
     lookups: Lookups,
     wall_time: std::time::Duration,
@@ -118,8 +122,23 @@ pub struct CheckRun {
     pub unavailable: BTreeSet<String>,
 }
 
+/// Systems not to ask in this run, by integration: the RFC 3339 time of
+/// their next attempt. The daemon holds back a system whose credentials
+/// were refused, as some systems lock an account after a few bad logins.
+pub type Held = BTreeMap<String, String>;
+
 /// Runs the check over every identity and configured connector.
 pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
+    run_holding(identities, connected, &Held::new()).await
+}
+
+/// The check, with the systems in `held` not asked: their entries are
+/// `unchecked` with reason `auth_failed`.
+pub async fn run_holding(
+    identities: &Identities,
+    connected: &[Connected],
+    held: &Held,
+) -> CheckRun {
     let people: Vec<&Identity> = identities.all().collect();
     let mut results: BTreeMap<EntryRef, EntryResult> = BTreeMap::new();
     let mut plans: BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>> = BTreeMap::new();
@@ -180,7 +199,7 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
         }
     }
 
-    let outcomes = futures_join(connected, &plans).await;
+    let outcomes = futures_join(connected, &plans, held).await;
 
     let mut rows = Vec::new();
     let mut findings = Vec::new();
@@ -206,19 +225,32 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
             notes: c.connector.http().notes(),
             wall_time: outcome.wall_time,
         };
-        if let Some(error) = &outcome.error {
+        let failure = match (&outcome.held, &outcome.error) {
+            (Some(next), _) => Some((
+                Reason::AuthFailed,
+                format!("next attempt at {next}"),
+                format!(
+                    "{integration}: its credentials were refused in an earlier run, so it is not asked again until {next} (some systems lock an account after a few bad logins); its entries were not checked"
+                ),
+                "correct the credentials in [connectors.auth] or the secret they name: a changed secret or connector is tried at once".to_owned(),
+            )),
+            (None, Some(error)) => Some((
+                error.reason(),
+                error.to_string(),
+                format!("{error}; its entries were not checked"),
+                unavailable_fix(error),
+            )),
+            (None, None) => None,
+        };
+        if let Some((reason, detail, message, fix)) = failure {
             row.status = SystemStatus::Unavailable;
-            row.reason = Some(error.reason());
-            row.detail = Some(error.to_string());
+            row.reason = Some(reason);
+            row.detail = Some(detail);
             unavailable.insert(integration.to_owned());
             findings.push(
-                Finding::new(
-                    FindingCode::SystemUnavailable,
-                    format!("{error}; its entries were not checked"),
-                    unavailable_fix(error),
-                )
-                .on(None, Some(integration))
-                .values(None, Some(error.reason().as_str().to_owned())),
+                Finding::new(FindingCode::SystemUnavailable, message, fix)
+                    .on(None, Some(integration))
+                    .values(None, Some(reason.as_str().to_owned())),
             );
             for (at, _, _) in entries {
                 results.insert(
@@ -323,11 +355,22 @@ pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
 async fn futures_join(
     connected: &[Connected],
     plans: &BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>>,
+    held: &Held,
 ) -> Vec<SystemOutcome> {
     let empty = Vec::new();
     futures_util::future::join_all(connected.iter().enumerate().map(|(index, c)| {
         let entries = plans.get(&index).unwrap_or(&empty);
+        let held = held.get(c.config.integration.as_str()).cloned();
         async move {
+            if held.is_some() {
+                return SystemOutcome {
+                    error: None,
+                    held,
+                    owner: None,
+                    lookups: Lookups::default(),
+                    wall_time: std::time::Duration::ZERO,
+                };
+            }
             let started = std::time::Instant::now();
             let mut outcome = check_system(&c.connector, c.config.system, entries).await;
             outcome.wall_time = started.elapsed();
@@ -347,6 +390,7 @@ async fn check_system(
 ) -> SystemOutcome {
     let mut outcome = SystemOutcome {
         error: None,
+        held: None,
         owner: None,
         lookups: Lookups::default(),
         wall_time: std::time::Duration::ZERO,
@@ -443,7 +487,7 @@ fn bot_checks(
     }
     // A system that could not be checked judges nothing, not even its
     // credentials.
-    if outcome.error.is_some() {
+    if outcome.error.is_some() || outcome.held.is_some() {
         return;
     }
     let owner = match &outcome.owner {
@@ -593,7 +637,6 @@ fn shared_accounts(people: &[&Identity], results: &mut BTreeMap<EntryRef, EntryR
 }
 
 fn unavailable_fix(error: &ConnectorError) -> String {
-    use itsmid_connectors::Reason;
     match error.reason() {
         Reason::AuthFailed => "check the credentials in the connector's [connectors.auth] and the account's roles".into(),
         Reason::Unreachable => "check base_url and that the instance is up, then run the check again".into(),

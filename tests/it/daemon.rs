@@ -540,3 +540,59 @@ async fn an_idle_connection_does_not_hold_up_sigterm() {
     );
     drop(idle);
 }
+
+/// `itsmid_api_requests_total` of one integration.
+fn requests_of(metrics: &str, integration: &str) -> f64 {
+    let prefix = format!("itsmid_api_requests_total{{integration=\"{integration}\"}} ");
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(&prefix)?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_credentials_are_backed_off_across_runs_until_the_secret_changes() {
+    let world = world("[schedule]\ninterval = \"1h\"\n").await;
+    world.fault(System::Jira, Fault::AuthRejected);
+    let daemon = Daemon::start(&world);
+    daemon.wait_for_runs(1).await;
+    let (_, metrics) = daemon.get("/metrics").await;
+    let first = requests_of(&metrics, "jira_service_desk");
+    assert!(first >= 1.0, "{metrics}");
+
+    // Asked again at once: held back, no request, and the row says when.
+    let bearer = format!("Bearer {TOKEN}");
+    assert_eq!(daemon.start_run(Some(&bearer)).await, 202);
+    daemon.wait_for_runs(2).await;
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert_eq!(
+        requests_of(&metrics, "jira_service_desk"),
+        first,
+        "{metrics}"
+    );
+    let (_, body) = daemon.get_as("/api/v1/report", TOKEN).await;
+    let report: Value = serde_json::from_str(&body).expect("the report is JSON");
+    let jira = report["systems"]
+        .as_array()
+        .expect("systems")
+        .iter()
+        .find(|row| row["integration"] == "jira_service_desk")
+        .expect("the Jira row")
+        .clone();
+    assert_eq!(jira["reason"], "auth_failed", "{jira}");
+    let detail = jira["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("next attempt at 20"), "{jira}");
+    // ServiceNow is asked as usual.
+    assert!(requests_of(&metrics, "snow") >= 2.0, "{metrics}");
+
+    // A changed secret is tried at once.
+    std::fs::write(world.path().join("jira-token"), "a-new-token").expect("write the secret");
+    assert_eq!(daemon.start_run(Some(&bearer)).await, 202);
+    daemon.wait_for_runs(3).await;
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(
+        requests_of(&metrics, "jira_service_desk") > first,
+        "the new secret was not tried: {metrics}"
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}

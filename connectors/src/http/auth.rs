@@ -39,6 +39,51 @@ pub enum Credentials {
     OAuth(OAuthGrant),
 }
 
+impl Credentials {
+    /// Feeds every part of the credentials, the secrets included, to
+    /// `hasher`, so that the daemon can tell a changed secret from an
+    /// unchanged one without keeping it. Give it a keyed hasher whose
+    /// output is never shown.
+    pub fn fingerprint(&self, hasher: &mut impl std::hash::Hasher) {
+        let mut feed = |part: &str| {
+            hasher.write(part.as_bytes());
+            hasher.write_u8(0);
+        };
+        match self {
+            Credentials::Basic { username, password } => {
+                feed("basic");
+                feed(username);
+                feed(password.expose_secret());
+            }
+            Credentials::Bearer { token } => {
+                feed("bearer");
+                feed(token.expose_secret());
+            }
+            Credentials::ApiKey { key } => {
+                feed("api_key");
+                feed(key.expose_secret());
+            }
+            Credentials::AuthToken { token } => {
+                feed("authtoken");
+                feed(token.expose_secret());
+            }
+            Credentials::OAuth(grant) => {
+                feed("oauth");
+                feed(grant.token_url.as_str());
+                feed(&grant.client_id);
+                feed(grant.client_secret.expose_secret());
+                feed(
+                    grant
+                        .refresh_token
+                        .as_ref()
+                        .map(|t| t.expose_secret())
+                        .unwrap_or(""),
+                );
+            }
+        }
+    }
+}
+
 /// How to obtain an access token, and how to present it.
 #[derive(Debug, Clone)]
 pub struct OAuthGrant {

@@ -11,6 +11,7 @@
 //! Never logs or returns a secret: the bearer token and the webhook URL stay
 //! `SecretString`s, and the token is compared in constant time.
 
+mod backoff;
 mod listener;
 mod metrics;
 mod notify;
@@ -299,6 +300,16 @@ struct State {
     status: Mutex<Status>,
     metrics: metrics::Metrics,
     webhook: notify::Webhook,
+    /// Systems whose credentials were refused, across runs.
+    backoffs: Arc<Mutex<backoff::Backoffs>>,
+}
+
+/// A lock whose holder never panics mid-update; a poisoned one still holds
+/// plain data, so it is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl State {
@@ -315,6 +326,7 @@ impl State {
             }),
             metrics: metrics::Metrics::new(),
             webhook: notify::Webhook::new()?,
+            backoffs: Arc::default(),
         })
     }
 
@@ -355,8 +367,26 @@ impl State {
         self.status().running = true;
         let started = Instant::now();
         let config_path = self.config_path.clone();
+        let backoffs = Arc::clone(&self.backoffs);
         let result = match tokio::spawn(async move {
-            super::check_and_load(&config_path, RunOptions::default()).await
+            let mut fingerprints = std::collections::BTreeMap::new();
+            let mut held = crate::check::Held::new();
+            let loaded =
+                super::check_and_load_holding(&config_path, RunOptions::default(), |connected| {
+                    let mut backoffs = lock(&backoffs);
+                    fingerprints = backoffs.fingerprints(connected);
+                    held = backoffs.hold(&fingerprints, jiff::Timestamp::now());
+                    held.clone()
+                })
+                .await?;
+            lock(&backoffs).record(
+                &fingerprints,
+                &loaded.check.systems,
+                &held,
+                crate::pipeline::interval(&loaded.config),
+                jiff::Timestamp::now(),
+            );
+            Ok(loaded)
         })
         .await
         {
