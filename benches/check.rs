@@ -4,8 +4,11 @@
 //! wall time against the floor that the configured rate limit allows, with
 //! the figures one request per entry would give beside them.
 //!
-//! Run with `cargo bench --bench check` (`-- --entries N --rpm R` to
-//! change the size and the rate limit). Prints figures; asserts nothing.
+//! Then, per system, what the bot readiness probe costs: the same check of
+//! a bot and a few manual users with the probe off and on.
+//!
+//! Run with `cargo bench --bench check` (`-- --entries N --rpm R --users U`
+//! to change the sizes and the rate limit). Prints figures; asserts nothing.
 
 use std::time::Instant;
 
@@ -23,6 +26,10 @@ struct Shape {
     external_field: &'static str,
     auth: &'static str,
     secret: &'static str,
+    /// The External ID of the account the credentials log in as.
+    bot: &'static str,
+    /// `[connectors.readiness]` keys for the probe's full cost.
+    readiness: &'static str,
 }
 
 const SHAPES: &[Shape] = &[
@@ -34,6 +41,8 @@ const SHAPES: &[Shape] = &[
         external_field: "user_name",
         auth: "type = \"basic\"\nusername = \"moveworks.bot\"\npassword = \"file:secret\"",
         secret: "demo-snow-password",
+        bot: "moveworks.bot",
+        readiness: "",
     },
     Shape {
         system: System::Jira,
@@ -43,6 +52,8 @@ const SHAPES: &[Shape] = &[
         external_field: "emailAddress",
         auth: "type = \"basic\"\nusername = \"moveworks-bot@acme.com\"\npassword = \"file:secret\"",
         secret: "demo-jira-token",
+        bot: "moveworks-bot@acme.com",
+        readiness: "project = \"HELP\"",
     },
     Shape {
         system: System::Salesforce,
@@ -52,6 +63,8 @@ const SHAPES: &[Shape] = &[
         external_field: "Username",
         auth: "type = \"bearer\"\ntoken = \"file:secret\"",
         secret: "demo-salesforce-token",
+        bot: "moveworks.bot@acme.com.prod",
+        readiness: "",
     },
     Shape {
         system: System::Freshservice,
@@ -61,6 +74,8 @@ const SHAPES: &[Shape] = &[
         external_field: "primary_email",
         auth: "type = \"api_key\"\napi_key = \"file:secret\"",
         secret: "demo-freshservice-key",
+        bot: "moveworks-bot@acme.com",
+        readiness: "",
     },
     Shape {
         system: System::ManageEngine,
@@ -70,6 +85,8 @@ const SHAPES: &[Shape] = &[
         external_field: "email_id",
         auth: "type = \"authtoken\"\ntoken = \"file:secret\"",
         secret: "demo-manageengine-authtoken",
+        bot: "moveworks-bot@acme.com",
+        readiness: "",
     },
 ];
 
@@ -110,6 +127,37 @@ struct Figures {
 }
 
 async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
+    let report = check(shape, entries, rpm, None).await;
+    Figures {
+        system: shape.system,
+        entries,
+        requests: u64::from(report.0.summary.api_requests),
+        seconds: report.1,
+        // The limiter lets the first request go at once, then one per period.
+        floor: u64::from(report.0.summary.api_requests).saturating_sub(1) as f64 * 60.0
+            / f64::from(rpm),
+        verified: report.0.summary.verified as u64,
+    }
+}
+
+/// The requests of a check of the bot and `users` manual users with the
+/// readiness probe off, and on.
+async fn probe_cost(shape: &Shape, users: usize) -> (u32, u32, String) {
+    let off = check(shape, users, 60_000, Some("enabled = false")).await.0;
+    let on = check(shape, users, 60_000, Some(shape.readiness)).await.0;
+    let row = on.systems.first().expect("one system");
+    let readiness = row.readiness.as_str().to_owned();
+    (off.summary.api_requests, on.summary.api_requests, readiness)
+}
+
+/// One check over the fixture grown by `entries` users, each an entry of
+/// a manual user; with `readiness`, the bot too and that readiness table.
+async fn check(
+    shape: &Shape,
+    entries: usize,
+    rpm: u32,
+    readiness: Option<&str>,
+) -> (itsmid::report::Report, f64) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let text =
         std::fs::read_to_string(root.join("fixtures").join(shape.fixture)).expect("the fixture");
@@ -142,14 +190,30 @@ async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
     ));
     std::fs::create_dir_all(&dir).expect("a folder");
     std::fs::write(dir.join("secret"), shape.secret).expect("write");
-    std::fs::write(dir.join("identities.toml"), users).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ =
+            std::fs::set_permissions(dir.join("secret"), std::fs::Permissions::from_mode(0o600));
+    }
+    let bot = match readiness {
+        Some(_) => format!(
+            "[bot]\nunique_record_id = \"bot@bench\"\n[[bot.itsm]]\nintegration = \"bench\"\nexternal_id = \"{}\"\n",
+            shape.bot
+        ),
+        None => String::new(),
+    };
+    std::fs::write(dir.join("identities.toml"), format!("{bot}{users}")).expect("write");
     std::fs::write(
         dir.join("itsmid.toml"),
         format!(
-            "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"bench\"\nsystem = \"{}\"\nbase_url = \"{}\"\nrequests_per_minute = {rpm}\n[connectors.auth]\n{}\n",
+            "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"bench\"\nsystem = \"{}\"\nbase_url = \"{}\"\nrequests_per_minute = {rpm}\n[connectors.auth]\n{}\n{}",
             shape.system,
             sim.uri(),
-            shape.auth
+            shape.auth,
+            readiness
+                .map(|keys| format!("[connectors.readiness]\n{keys}\n"))
+                .unwrap_or_default()
         ),
     )
     .expect("write");
@@ -162,16 +226,7 @@ async fn run_one(shape: &Shape, entries: usize, rpm: u32) -> Figures {
         .report;
     let seconds = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_dir_all(&dir);
-    let requests = u64::from(report.summary.api_requests);
-    Figures {
-        system: shape.system,
-        entries,
-        requests,
-        seconds,
-        // The limiter lets the first request go at once, then one per period.
-        floor: requests.saturating_sub(1) as f64 * 60.0 / f64::from(rpm),
-        verified: report.summary.verified as u64,
-    }
+    (report, seconds)
 }
 
 fn argument(name: &str, default: usize) -> usize {
@@ -222,6 +277,25 @@ async fn main() {
             ratio,
             naive_requests,
             naive_seconds
+        );
+    }
+    let users = argument("--users", 10);
+    println!(
+        "\nbot readiness probe: a check of the bot and {users} manual users, the probe off and on"
+    );
+    println!(
+        "{:<13} {:>12} {:>11} {:>11} {:>11}",
+        "system", "requests off", "requests on", "probe cost", "readiness"
+    );
+    for shape in SHAPES.iter() {
+        let (off, on, readiness) = probe_cost(shape, users).await;
+        println!(
+            "{:<13} {:>12} {:>11} {:>11} {:>11}",
+            shape.system.as_str(),
+            off,
+            on,
+            i64::from(on) - i64::from(off),
+            readiness
         );
     }
 }
