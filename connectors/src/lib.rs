@@ -7,6 +7,7 @@
 //! what the system returned for each key, and the check decides.
 
 mod answers;
+mod batches;
 pub mod freshservice;
 pub mod http;
 pub mod jira;
@@ -185,6 +186,19 @@ impl System {
         match self {
             System::ServiceNow | System::Jira | System::Salesforce => true,
             System::Freshservice | System::ManageEngine => false,
+        }
+    }
+
+    /// The longest request line the system accepts (SPEC section 5,
+    /// Limits): a value whose request would be longer is never sent.
+    /// Salesforce documents 16,384 bytes for its URI; elsewhere the front
+    /// ends' 8 KiB holds.
+    pub fn max_request_line(self) -> usize {
+        match self {
+            System::Salesforce => salesforce::MAX_REQUEST_LINE,
+            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
+                http::MAX_REQUEST_LINE
+            }
         }
     }
 
@@ -381,8 +395,10 @@ pub enum Lookup {
         note: Option<String>,
     },
     Ambiguous(Vec<ItsmUser>),
-    /// The value cannot be put into this system's query language safely;
-    /// no request was made for it.
+    /// The value was not looked up: it cannot be put into this system's
+    /// query language safely, or a request for it alone is too long for
+    /// the system (SPEC section 5, Limits). No request was made for it, or
+    /// the system refused the one made as too large.
     Refused(UnsafeValue),
 }
 

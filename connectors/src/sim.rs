@@ -1,7 +1,8 @@
 //! Simulator plumbing shared by the five systems: starting a wiremock
-//! server on a chosen address, the fault switches tests turn on (down,
-//! slow, hibernating, rate limited), and checking the credentials a fixture
-//! accepts.
+//! server on a chosen address, the front that refuses a request line past
+//! the system's limit with 414 as real front ends do, the fault switches
+//! tests turn on (down, slow, hibernating, rate limited), and checking the
+//! credentials a fixture accepts.
 //!
 //! Each system's query semantics live in its own `sim.rs`; this file knows
 //! nothing about any API. Simulators serve fixture data, never canned
@@ -13,7 +14,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde::Deserialize;
-use wiremock::{MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::System;
 
@@ -322,6 +323,7 @@ impl AnySimulator {
                         detail,
                     })?;
                 let server = start(listen, record_requests).await?;
+                mount_request_line_limit(&server, system).await;
                 crate::$module::sim::mount(&server, data, faults.clone()).await;
                 server
             }};
@@ -343,6 +345,30 @@ impl AnySimulator {
     pub fn uri(&self) -> String {
         self.server.uri()
     }
+}
+
+/// The front every simulator stands behind: a request line past the
+/// system's limit gets 414 before the API sees it (and before any fault),
+/// as from nginx, Apache or Salesforce's own front end.
+async fn mount_request_line_limit(server: &MockServer, system: System) {
+    let limit = system.max_request_line();
+    Mock::given(move |request: &Request| request_line_len(request) > limit)
+        .respond_with(ResponseTemplate::new(414).set_body_raw(
+            "<html><head><title>414 Request-URI Too Long</title></head><body>\
+             <h1>Request-URI Too Long</h1><p>The requested URL's length exceeds the \
+             capacity limit for this server.</p></body></html>",
+            "text/html; charset=iso-8859-1",
+        ))
+        .with_priority(1)
+        .mount(server)
+        .await;
+}
+
+/// The request line a simulator received (`GET /path?query HTTP/1.1`), in
+/// bytes.
+pub fn request_line_len(request: &Request) -> usize {
+    let target = &request.url[url::Position::BeforePath..url::Position::AfterQuery];
+    request.method.as_str().len() + " ".len() + target.len() + " HTTP/1.1".len()
 }
 
 async fn start(listen: Option<SocketAddr>, record: bool) -> Result<MockServer, SimError> {

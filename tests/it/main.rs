@@ -3,7 +3,9 @@
 
 mod check;
 mod daemon;
+mod files;
 mod inputs;
+mod limits;
 mod pipeline;
 mod readiness_freshservice;
 mod readiness_jira;
@@ -14,4 +16,5 @@ mod resolve;
 mod schemas;
 mod support;
 mod systems;
+mod terminal;
 mod users;

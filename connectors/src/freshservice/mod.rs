@@ -8,7 +8,9 @@
 //! minutes): every returned record is checked against the key again. Never
 //! splices a value the filter cannot carry (see [`query::check_value`]),
 //! never sends the same request twice in one call, and slows down on its own
-//! when `X-Ratelimit-Remaining` runs low, before the API answers 429.
+//! when `X-Ratelimit-Remaining` runs low, before the API answers 429. A value
+//! too long for the request limit is refused, never a reason to give the
+//! system up (see [`crate::batches`]).
 
 pub mod query;
 mod readiness;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
+use crate::batches::{Batches, refused_alone};
 use crate::http::{Reply, RequestSpec};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
@@ -123,7 +126,8 @@ impl Client {
                 settings.base_url,
                 settings.credentials,
                 settings.http,
-            )?,
+            )?
+            .with_max_request_line(System::Freshservice.max_request_line()),
             rate_limit_window: RATE_LIMIT_WINDOW,
             paused_until: Mutex::new(None),
             readiness: settings.readiness,
@@ -270,7 +274,9 @@ impl Client {
 
     /// Looks `ids` and `emails` up in one list with the fewest requests:
     /// the whole list when `list` is set, else one request per id and
-    /// packed filters (or `email=` for values a filter cannot carry).
+    /// packed filters (or `email=` for values a filter cannot carry). A
+    /// filter the server finds too large is asked in halves; an id or an
+    /// e-mail whose request alone is too large goes into `refused`.
     async fn read(
         &self,
         kind: Kind,
@@ -278,6 +284,7 @@ impl Client {
         ids: &BTreeSet<u64>,
         emails: &BTreeMap<String, (&str, Placement)>,
         seen: &mut Seen,
+        refused: &mut Refused,
     ) -> Result<(), ConnectorError> {
         if ids.is_empty() && emails.is_empty() {
             return Ok(());
@@ -288,8 +295,14 @@ impl Client {
             return Ok(());
         }
         for &id in ids {
-            if let Some(record) = self.fetch_one(kind, id).await? {
-                seen.add(kind, vec![record]);
+            match self.fetch_one(kind, id).await {
+                Ok(Some(record)) => seen.add(kind, vec![record]),
+                Ok(None) => {}
+                Err(error) => {
+                    refused
+                        .ids
+                        .insert(id, refused_alone(System::Freshservice, error)?);
+                }
             }
         }
         let in_filter: Vec<&str> = emails
@@ -298,9 +311,21 @@ impl Client {
             .map(|(value, _)| *value)
             .collect();
         let (filters, too_long) = query::pack(kind.email_field(), &in_filter);
-        for filter in filters {
-            let records = self.fetch_filter(kind, &filter.text).await?;
-            seen.add(kind, records);
+        let mut batches = Batches::new(
+            System::Freshservice,
+            filters.into_iter().map(|filter| filter.values),
+        );
+        while let Some(batch) = batches.next_batch() {
+            let filter = query::filter(kind.email_field(), &batch);
+            match self.fetch_filter(kind, &filter).await {
+                Ok(records) => seen.add(kind, records),
+                Err(error) => batches.failed(batch, error)?,
+            }
+        }
+        for (value, refusal) in batches.into_refused() {
+            refused
+                .emails
+                .insert(folded(value), Lookup::Refused(refusal));
         }
         let alone = emails
             .values()
@@ -308,8 +333,13 @@ impl Client {
             .map(|(value, _)| *value)
             .chain(too_long);
         for value in alone {
-            let records = self.fetch_by_email(kind, value).await?;
-            seen.add(kind, records);
+            match self.fetch_by_email(kind, value).await {
+                Ok(records) => seen.add(kind, records),
+                Err(error) => {
+                    let lookup = refused_alone(System::Freshservice, error)?;
+                    refused.emails.insert(folded(value), lookup);
+                }
+            }
         }
         Ok(())
     }
@@ -414,6 +444,14 @@ fn to_user(record: &Record, kind: Kind) -> Option<ItsmUser> {
 /// The key an e-mail is deduplicated by; agrees with [`ExternalId::matches`].
 fn folded(value: &str) -> String {
     query::sendable(value).to_ascii_lowercase()
+}
+
+/// The ids and folded e-mails of one `lookup` call whose request alone was
+/// too large: refused, and not asked again among agents.
+#[derive(Default)]
+struct Refused {
+    ids: HashMap<u64, Lookup>,
+    emails: HashMap<String, Lookup>,
 }
 
 /// Every record one `lookup` call read, by list and id, with the folded
@@ -526,33 +564,59 @@ impl Connector for Client {
 
         let list = ids.len() + emails.len() > LIST_WHEN_KEYS_OVER;
         let mut seen = Seen::default();
-        self.read(Kind::Requester, list, &ids, &emails, &mut seen)
-            .await?;
+        let mut refused = Refused::default();
+        self.read(
+            Kind::Requester,
+            list,
+            &ids,
+            &emails,
+            &mut seen,
+            &mut refused,
+        )
+        .await?;
 
-        // What no requester answered is looked up among agents.
+        // What no requester answered, and was not refused, is looked up
+        // among agents.
         let agent_ids: BTreeSet<u64> = ids
             .iter()
             .copied()
-            .filter(|id| !seen.requesters.contains_key(id))
+            .filter(|id| !seen.requesters.contains_key(id) && !refused.ids.contains_key(id))
             .collect();
         let agent_emails: BTreeMap<String, (&str, Placement)> = emails
             .iter()
-            .filter(|(_, (value, _))| {
-                seen.by_email(Kind::Requester, &ExternalId::new(*value))
-                    .is_empty()
+            .filter(|(folded, (value, _))| {
+                !refused.emails.contains_key(*folded)
+                    && seen
+                        .by_email(Kind::Requester, &ExternalId::new(*value))
+                        .is_empty()
             })
             .map(|(folded, entry)| (folded.clone(), *entry))
             .collect();
-        self.read(Kind::Agent, list, &agent_ids, &agent_emails, &mut seen)
-            .await?;
+        self.read(
+            Kind::Agent,
+            list,
+            &agent_ids,
+            &agent_emails,
+            &mut seen,
+            &mut refused,
+        )
+        .await?;
 
         for (key, id) in wanted {
             let outcome = match (key, id) {
-                (LookupKey::ItsmUserId(_), Some(id)) => match seen.by_id(id) {
-                    Some(user) => Lookup::Found(user.clone()),
-                    None => Lookup::NotFound { note: None },
-                },
-                (LookupKey::ExternalId(external_id), _) => seen.for_email(external_id),
+                (LookupKey::ItsmUserId(_), Some(id)) => {
+                    match (refused.ids.get(&id), seen.by_id(id)) {
+                        (Some(refusal), _) => refusal.clone(),
+                        (None, Some(user)) => Lookup::Found(user.clone()),
+                        (None, None) => Lookup::NotFound { note: None },
+                    }
+                }
+                (LookupKey::ExternalId(external_id), _) => {
+                    match refused.emails.get(&folded(external_id.as_str())) {
+                        Some(refusal) => refusal.clone(),
+                        None => seen.for_email(external_id),
+                    }
+                }
                 (LookupKey::ItsmUserId(_), None) => continue,
             };
             lookups.insert(key.clone(), outcome);

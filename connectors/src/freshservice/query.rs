@@ -95,20 +95,23 @@ pub fn pack<'a>(field: &str, values: &[&'a str]) -> (Vec<Filter<'a>>, Vec<&'a st
         } else {
             length += joined;
         }
-        current.text = if current.values.is_empty() {
-            condition(field, value)
-        } else {
-            format!("{}{OR}{}", current.text, condition(field, value))
-        };
         current.values.push(value);
     }
     if !current.values.is_empty() {
         filters.push(current);
     }
-    for filter in &mut filters {
-        filter.text = format!("\"{}\"", filter.text);
+    for packed in &mut filters {
+        packed.text = filter(field, &packed.values);
     }
     (filters, too_long)
+}
+
+/// The quoted filter for `values` (`"f:'a' OR f:'b'"`). Every value must
+/// have passed [`check_value`] as [`Placement::Filter`]; any part of a
+/// filter [`pack`] made fits the limit as well.
+pub fn filter(field: &str, values: &[&str]) -> String {
+    let conditions: Vec<String> = values.iter().map(|value| condition(field, value)).collect();
+    format!("\"{}\"", conditions.join(" OR "))
 }
 
 /// One `query` value and the values it asks for.

@@ -77,6 +77,19 @@ pub enum ConnectorError {
         path: String,
         detail: String,
     },
+    /// Too large for the system (SPEC section 5, Limits): refused before it
+    /// was sent, its request line being over the system's limit, or
+    /// answered with 414, 431 or a 400 saying so. Connectors split the
+    /// batch it carried, and refuse a value whose request alone is too
+    /// large, so it never reaches the report unless a request without
+    /// values to split is refused.
+    #[error("{integration}: {method} {path} is too large for the system: {detail}")]
+    TooLarge {
+        integration: Integration,
+        method: Method,
+        path: String,
+        detail: String,
+    },
     #[error("{integration}: cannot set up the HTTP client: {detail}")]
     Setup {
         integration: Integration,
@@ -93,10 +106,21 @@ impl ConnectorError {
             }
             ConnectorError::RateLimited { .. } => Reason::RateLimited,
             ConnectorError::Timeout { .. } => Reason::Timeout,
-            ConnectorError::BadResponse { .. } => Reason::BadResponse,
+            ConnectorError::BadResponse { .. } | ConnectorError::TooLarge { .. } => {
+                Reason::BadResponse
+            }
             ConnectorError::Unreachable { .. } | ConnectorError::Setup { .. } => {
                 Reason::Unreachable
             }
+        }
+    }
+
+    /// What made the request too large, where that is the error: the one
+    /// error a connector answers by splitting its batch.
+    pub fn too_large(&self) -> Option<&str> {
+        match self {
+            ConnectorError::TooLarge { detail, .. } => Some(detail),
+            _ => None,
         }
     }
 }

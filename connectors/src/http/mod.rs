@@ -7,12 +7,14 @@
 //! addresses and headers carry secrets. URLs appear as origin plus path.
 //!
 //! Split by concern: `auth` (credentials, auth headers, access tokens),
-//! `retry` (classification, backoff, `Retry-After`, the budget) and `error`
-//! (`ConnectorError` and SPEC's reasons). This file holds the client itself
-//! and `send`, the one way out.
+//! `retry` (classification, backoff, `Retry-After`, the budget), `limits`
+//! (the request line a system accepts, answers refusing a request as too
+//! large, the cap on a body) and `error` (`ConnectorError` and SPEC's
+//! reasons). This file holds the client itself and `send`, the one way out.
 
 mod auth;
 mod error;
+mod limits;
 mod retry;
 
 use std::collections::BTreeMap;
@@ -33,6 +35,7 @@ use crate::Integration;
 use auth::{AccessToken, authorize};
 pub use auth::{Credentials, OAuthGrant, TokenScheme};
 pub use error::{ConnectorError, Reason};
+pub use limits::{MAX_BODY_BYTES, MAX_REQUEST_LINE, request_line_len};
 use retry::WaitBudget;
 pub use retry::{Classifier, Verdict};
 
@@ -182,6 +185,9 @@ pub struct HttpClient {
     /// One token refresh per run after a refused token (SPEC section 5).
     refreshed: AtomicBool,
     classifier: Option<Classifier>,
+    /// The longest request line the system accepts: a request over it is
+    /// never sent.
+    max_request_line: usize,
     /// Facts for the report's system row (a remaining API budget, ...).
     notes: Mutex<BTreeMap<String, String>>,
 }
@@ -254,8 +260,16 @@ impl HttpClient {
             token: tokio::sync::Mutex::new(None),
             refreshed: AtomicBool::new(false),
             classifier: None,
+            max_request_line: MAX_REQUEST_LINE,
             notes: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Sets the longest request line the system accepts (its
+    /// [`crate::System::max_request_line`]); [`MAX_REQUEST_LINE`] unless set.
+    pub fn with_max_request_line(mut self, bytes: usize) -> HttpClient {
+        self.max_request_line = bytes;
+        self
     }
 
     /// Lets the connector read answers before the status code decides.
@@ -314,9 +328,26 @@ impl HttpClient {
 
     /// Sends `spec` with auth, retrying transient failures within the
     /// attempt limit and the run's backoff budget. A refused access token is
-    /// refreshed once per run and the request sent again.
+    /// refreshed once per run and the request sent again. A request whose
+    /// request line is over the system's limit is not sent: it is
+    /// [`ConnectorError::TooLarge`], as a server's 414 would make it.
     pub async fn send(&self, spec: &RequestSpec) -> Result<Reply, ConnectorError> {
         let path = spec.url.path().to_owned();
+        let line = request_line_len(spec);
+        if line > self.max_request_line {
+            tracing::debug!(integration = %self.integration, %path, line, limit = self.max_request_line,
+                "not sent: the request line is over the system's limit");
+            return Err(ConnectorError::TooLarge {
+                integration: self.integration.clone(),
+                method: spec.method.clone(),
+                path,
+                detail: format!(
+                    "its request line would be {line} bytes, more than the {} the system \
+                     accepts; it was not sent",
+                    self.max_request_line
+                ),
+            });
+        }
         let token = self.access_token().await?;
         let first = self
             .run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))

@@ -13,6 +13,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use tokio::time::Instant;
 
+use super::limits::{self, BodyError};
 use super::{ConnectorError, HttpClient, Reply};
 
 /// A system's own reading of an answer, for what the status code alone
@@ -164,9 +165,19 @@ impl HttpClient {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let body = match response.bytes().await {
-            Ok(body) => body.to_vec(),
-            Err(err) => return self.transport_failure(err, &method, path),
+        let body = match limits::read_body(response).await {
+            Ok(body) => body,
+            Err(BodyError::Transport(err)) => return self.transport_failure(err, &method, path),
+            Err(BodyError::TooLarge(detail)) => {
+                tracing::warn!(integration = %self.integration, %path, status = status.as_u16(), %detail,
+                    "answer too large");
+                return Attempt::Fatal(ConnectorError::BadResponse {
+                    integration: self.integration.clone(),
+                    method,
+                    path: path.to_owned(),
+                    detail,
+                });
+            }
         };
         tracing::debug!(integration = %self.integration, origin = %self.base_url.origin().ascii_serialization(),
             %path, status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "request");
@@ -207,6 +218,16 @@ impl HttpClient {
         let integration = self.integration.clone();
         let method = reply.method.clone();
         let path = reply.path.clone();
+        // Before the connector's classifier: a front end refuses a request's
+        // size before the API sees it, whatever the API's errors look like.
+        if let Some(detail) = limits::refused_as_too_large(&reply) {
+            return Attempt::Fatal(ConnectorError::TooLarge {
+                integration,
+                method,
+                path,
+                detail,
+            });
+        }
         if let Some(verdict) = self.classifier.and_then(|read| read(&reply)) {
             return match verdict {
                 Verdict::AuthFailed(detail) => {

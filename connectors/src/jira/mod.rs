@@ -6,7 +6,9 @@
 //! Only reads, and only the operations Atlassian's OpenAPI document declares.
 //! It never guesses: `/user/search` is a prefix match that hides inactive
 //! users and hidden e-mail addresses, so only an exact e-mail match counts,
-//! and "not found" says why when Jira could not have shown the user.
+//! and "not found" says why when Jira could not have shown the user. A value
+//! too long for Jira's request limit is refused, never a reason to give the
+//! system up (see [`crate::batches`]).
 
 mod readiness;
 pub mod sim;
@@ -16,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::StatusCode;
 
+use crate::batches::{Batches, refused_alone};
 use crate::http::RequestSpec;
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId,
@@ -86,21 +89,31 @@ impl Client {
                 settings.base_url,
                 settings.credentials,
                 settings.http,
-            )?,
+            )?
+            .with_max_request_line(System::Jira.max_request_line()),
             readiness: settings.readiness,
         })
     }
 
     /// Looks up accountIds with as few `/user/bulk` requests as the URL
-    /// length allows. Bulk returns inactive users too, which is the only way
-    /// to see that a stored account was deactivated.
+    /// length allows, halving a batch Jira finds too large. Bulk returns
+    /// inactive users too, which is the only way to see that a stored
+    /// account was deactivated.
     async fn lookup_account_ids(
         &self,
         ids: &BTreeSet<String>,
     ) -> Result<BTreeMap<String, Lookup>, ConnectorError> {
         let mut found: BTreeMap<String, Vec<ItsmUser>> = BTreeMap::new();
-        for batch in bulk_batches(ids) {
-            for user in self.bulk_batch(&batch).await? {
+        let mut batches = Batches::new(System::Jira, bulk_batches(ids));
+        while let Some(batch) = batches.next_batch() {
+            let users = match self.bulk_batch(&batch).await {
+                Ok(users) => users,
+                Err(error) => {
+                    batches.failed(batch, error)?;
+                    continue;
+                }
+            };
+            for user in users {
                 // Re-checked against what was asked: a record for an id not
                 // in this batch is not evidence for any key.
                 if batch.iter().any(|id| id == user.itsm_user_id.as_str()) {
@@ -113,13 +126,17 @@ impl Client {
                 }
             }
         }
-        Ok(ids
+        let mut lookups: BTreeMap<String, Lookup> = ids
             .iter()
             .map(|id| {
                 let users = found.remove(id).unwrap_or_default();
                 (id.clone(), outcome(users, None))
             })
-            .collect())
+            .collect();
+        for (id, refusal) in batches.into_refused() {
+            lookups.insert(id, Lookup::Refused(refusal));
+        }
+        Ok(lookups)
     }
 
     /// One bulk request and the pages it leads to.
@@ -364,7 +381,11 @@ impl Connector for Client {
         let by_id = self.lookup_account_ids(&ids).await?;
         let mut by_email = BTreeMap::new();
         for (folded, email) in &emails {
-            by_email.insert(folded.clone(), self.lookup_email(email).await?);
+            let answer = match self.lookup_email(email).await {
+                Ok(answer) => answer,
+                Err(error) => refused_alone(System::Jira, error)?,
+            };
+            by_email.insert(folded.clone(), answer);
         }
 
         for key in keys {

@@ -7,24 +7,27 @@
 //! against the keys again (ids exactly, External IDs without regard to
 //! case). Never reads an id through a float (Cloud ids have 18 digits),
 //! never sends the same request twice in one call, and never asks who the
-//! credentials belong to: SPEC section 5 leaves ManageEngine unchecked. Bot
-//! readiness (is the bot a technician) is in `readiness.rs`.
+//! credentials belong to: SPEC section 5 leaves ManageEngine unchecked. A
+//! value too long for the request limit is refused, never a reason to give
+//! the system up (see [`crate::batches`]). Bot readiness (is the bot a
+//! technician) is in `readiness.rs`.
 
 pub mod query;
 mod readiness;
 pub mod sim;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use reqwest::Method;
 use serde_json::Value;
 
+use crate::batches::Batches;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, ExternalId, HttpClient,
     InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
-    ReadinessSettings, System,
+    ReadinessSettings, System, UnsafeValue,
 };
 use query::ROW_COUNT;
 use wire::{Record, ResponseStatus, Status, UserList};
@@ -73,7 +76,8 @@ impl Client {
             settings.credentials,
             settings.http,
         )?
-        .with_classifier(classify);
+        .with_classifier(classify)
+        .with_max_request_line(System::ManageEngine.max_request_line());
         Ok(Client {
             http,
             lookup_field,
@@ -92,6 +96,32 @@ impl Client {
     fn batches<'a>(&self, field: &str, values: &[&'a str]) -> Vec<Vec<&'a str>> {
         let prefix = self.http.endpoint(USERS_PATH).as_str().len() + "?input_data=".len();
         query::batches(prefix, field, values)
+    }
+
+    /// Reads every batch of `values` for `field` into `answers`, halving a
+    /// batch the server finds too large. `by_id` stops a batch of ids once
+    /// every id came back. Returns the values refused as too long, each
+    /// with its reason.
+    async fn read_batches<'a>(
+        &self,
+        field: &str,
+        values: &[&'a str],
+        by_id: bool,
+        answers: &mut Answers,
+    ) -> Result<HashMap<&'a str, UnsafeValue>, ConnectorError> {
+        let mut batches = Batches::new(System::ManageEngine, self.batches(field, values));
+        while let Some(batch) = batches.next_batch() {
+            let fetched = self
+                .fetch(field, &batch, |records| {
+                    by_id && all_ids_present(&batch, records)
+                })
+                .await;
+            match fetched {
+                Ok(records) => answers.add(records),
+                Err(error) => batches.failed(batch, error)?,
+            }
+        }
+        Ok(batches.into_refused().into_iter().collect())
     }
 
     /// Every record one criterion returns, page by page while the server
@@ -397,16 +427,13 @@ impl Connector for Client {
 
         let mut answers = Answers::new(&self.lookup_field);
         let id_values: Vec<&str> = ids.iter().map(ItsmUserId::as_str).collect();
-        for batch in self.batches("id", &id_values) {
-            let records = self
-                .fetch("id", &batch, |records| all_ids_present(&batch, records))
-                .await?;
-            answers.add(records);
-        }
-        let values: Vec<&str> = values.values().copied().collect();
-        for batch in self.batches(&self.lookup_field, &values) {
-            answers.add(self.fetch(&self.lookup_field, &batch, |_| false).await?);
-        }
+        let refused_ids = self
+            .read_batches("id", &id_values, true, &mut answers)
+            .await?;
+        let sent: Vec<&str> = values.values().copied().collect();
+        let refused_values = self
+            .read_batches(&self.lookup_field, &sent, false, &mut answers)
+            .await?;
 
         for key in keys {
             if lookups.get(key).is_some() {
@@ -414,10 +441,21 @@ impl Connector for Client {
             }
             let outcome = match key {
                 LookupKey::ItsmUserId(id) => match parse_id(id.as_str()) {
-                    Ok(id) => answers.for_id(&id),
+                    Ok(id) => match refused_ids.get(id.as_str()) {
+                        Some(refusal) => Lookup::Refused(refusal.clone()),
+                        None => answers.for_id(&id),
+                    },
                     Err(_) => continue, // refused above
                 },
-                LookupKey::ExternalId(external_id) => answers.for_external_id(external_id),
+                LookupKey::ExternalId(external_id) => {
+                    let refused = values
+                        .get(&folded(external_id.as_str()))
+                        .and_then(|value| refused_values.get(value));
+                    match refused {
+                        Some(refusal) => Lookup::Refused(refusal.clone()),
+                        None => answers.for_external_id(external_id),
+                    }
+                }
             };
             lookups.insert(key.clone(), outcome);
         }

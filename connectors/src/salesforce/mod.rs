@@ -8,7 +8,9 @@
 //! sends a malformed Id (see [`id::parse_id`]), never follows a
 //! `nextRecordsUrl` to another origin (the token would go with it), never
 //! sends the same request twice in one call, and never trusts the server's
-//! filter: every returned record is checked against the keys again.
+//! filter: every returned record is checked against the keys again. A value
+//! too long for Salesforce's request limit is refused, never a reason to
+//! give the system up (see [`crate::batches`]).
 
 pub mod id;
 pub mod query;
@@ -18,18 +20,19 @@ mod sim_describe;
 mod sim_soql;
 mod wire;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use reqwest::{Method, StatusCode};
 use tokio::sync::OnceCell;
 use url::Url;
 
 use crate::answers::Answers;
+use crate::batches::Batches;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
     HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
-    ReadinessSettings,
+    ReadinessSettings, System, UnsafeValue,
 };
 pub use id::parse_id;
 
@@ -40,7 +43,11 @@ pub const QUERY_PATH: &str = "/services/data/v60.0/query";
 pub const USERINFO_PATH: &str = "/services/oauth2/userinfo";
 
 /// Salesforce answers 414 when the URI passes 16,384 bytes and 431 when URI
-/// and headers together do; this leaves room for the headers and proxies.
+/// and headers together do: a request line past it is never sent.
+pub const MAX_REQUEST_LINE: usize = 16_384;
+
+/// What a batch's URI is cut to: room below [`MAX_REQUEST_LINE`] for the
+/// headers and proxies.
 const MAX_URI_BYTES: usize = 14_000;
 
 /// Values in one `IN` list at most: one default batch of 2,000 rows holds
@@ -107,7 +114,8 @@ impl Client {
             settings.credentials,
             settings.http,
         )?
-        .with_classifier(classify);
+        .with_classifier(classify)
+        .with_max_request_line(System::Salesforce.max_request_line());
         Ok(Client {
             http,
             instance: Box::new(Instance {
@@ -246,28 +254,23 @@ impl Client {
     }
 
     /// Cuts `literals` into `IN` lists whose whole request URI stays under
-    /// [`MAX_URI_BYTES`]. A literal too long for any request is returned
-    /// apart, to be refused.
+    /// [`MAX_URI_BYTES`]. A literal too long for any batch goes alone, and
+    /// is refused where even that passes [`MAX_REQUEST_LINE`].
     fn batches<'a>(
         &self,
         instance: &Url,
         field: &str,
         literals: impl IntoIterator<Item = &'a str>,
-    ) -> (Vec<Vec<&'a str>>, Vec<&'a str>) {
+    ) -> Vec<Vec<&'a str>> {
         let fixed = endpoint(instance, QUERY_PATH).as_str().len()
             + "?q=".len()
             + query::encoded_len(&format!("{} ()", query::select_prefix(&self.fields, field)));
         let comma = query::encoded_len(",");
         let mut batches = Vec::new();
-        let mut too_long = Vec::new();
         let mut batch: Vec<&str> = Vec::new();
         let mut length = fixed;
         for literal in literals {
             let cost = query::encoded_len(literal);
-            if fixed + cost > MAX_URI_BYTES {
-                too_long.push(literal);
-                continue;
-            }
             let full = length + comma + cost > MAX_URI_BYTES || batch.len() >= MAX_VALUES_PER_QUERY;
             if full && !batch.is_empty() {
                 batches.push(std::mem::take(&mut batch));
@@ -279,7 +282,38 @@ impl Client {
         if !batch.is_empty() {
             batches.push(batch);
         }
-        (batches, too_long)
+        batches
+    }
+
+    /// Reads every `IN` batch of `literals` into `answers`, halving a batch
+    /// Salesforce finds too large. Returns the literals refused as too long,
+    /// each with its reason.
+    async fn read_batches<'a>(
+        &self,
+        instance: &Url,
+        field: &str,
+        literals: Vec<&'a str>,
+        answers: &mut Answers,
+    ) -> Result<HashMap<&'a str, UnsafeValue>, ConnectorError> {
+        let mut batches = Batches::new(System::Salesforce, self.batches(instance, field, literals));
+        while let Some(batch) = batches.next_batch() {
+            let soql = query::select_in(&self.fields, field, batch.iter().copied());
+            let records = match self.fetch(instance, &soql).await {
+                Ok(records) => records,
+                Err(error) => {
+                    batches.failed(batch, error)?;
+                    continue;
+                }
+            };
+            for record in records {
+                match self.to_user(&record) {
+                    Some(user) => answers.add(user),
+                    None => tracing::warn!(integration = %self.http.integration(),
+                        "Salesforce returned a User record without a valid Id; skipped"),
+                }
+            }
+        }
+        Ok(batches.into_refused().into_iter().collect())
     }
 
     /// Converts a record to the domain's user. `None` without a valid Id:
@@ -316,7 +350,8 @@ fn endpoint(instance: &Url, path: &str) -> Url {
 /// Reads Salesforce's error array before the status code decides: the daily
 /// quota (403 `REQUEST_LIMIT_EXCEEDED`) is not a refused login and must not
 /// be retried; a refused query (400 `MALFORMED_QUERY`, `INVALID_FIELD`, ...)
-/// or a URI too long is a bad response. 401 `INVALID_SESSION_ID` is left to
+/// is a bad response. A URI too long (414, 431) is the shared client's to
+/// read: it splits the batch. 401 `INVALID_SESSION_ID` is left to
 /// the client, which refreshes a fetched token once.
 ///
 /// A 400's message is left out on purpose: Salesforce quotes the query in
@@ -348,10 +383,6 @@ fn classify(reply: &Reply) -> Option<Verdict> {
                 codes.join(", ")
             )))
         }
-        414 | 431 => Some(Verdict::BadResponse(format!(
-            "HTTP {}: the request URI or headers are too long for Salesforce",
-            reply.status.as_u16()
-        ))),
         _ => None,
     }
 }
@@ -402,30 +433,19 @@ impl Connector for Client {
         }
 
         let mut answers = Answers::default();
-        let mut too_long: HashSet<String> = HashSet::new();
+        // Literal -> why it was not looked up, per field.
+        let mut refused_ids = HashMap::new();
+        let mut refused_names = HashMap::new();
         if !ids.is_empty() || !names.is_empty() {
             let instance = self.instance().await?;
-            let sets = [
-                ("Id", ids.values().map(String::as_str).collect::<Vec<_>>()),
-                (
-                    self.lookup_field.as_str(),
-                    names.values().map(String::as_str).collect(),
-                ),
-            ];
-            for (field, literals) in sets {
-                let (batches, long) = self.batches(instance, field, literals);
-                too_long.extend(long.into_iter().map(str::to_owned));
-                for batch in batches {
-                    let soql = query::select_in(&self.fields, field, batch);
-                    for record in self.fetch(instance, &soql).await? {
-                        match self.to_user(&record) {
-                            Some(user) => answers.add(user),
-                            None => tracing::warn!(integration = %self.http.integration(),
-                                "Salesforce returned a User record without a valid Id; skipped"),
-                        }
-                    }
-                }
-            }
+            let literals = ids.values().map(String::as_str).collect();
+            refused_ids = self
+                .read_batches(instance, "Id", literals, &mut answers)
+                .await?;
+            let literals = names.values().map(String::as_str).collect();
+            refused_names = self
+                .read_batches(instance, &self.lookup_field, literals, &mut answers)
+                .await?;
         }
 
         for key in keys {
@@ -434,21 +454,20 @@ impl Connector for Client {
             }
             let outcome = match key {
                 LookupKey::ItsmUserId(raw) => match parse_id(raw.as_str()) {
-                    Ok(id) => answers.for_id(&id),
+                    Ok(id) => match ids.get(&id).and_then(|l| refused_ids.get(l.as_str())) {
+                        Some(refusal) => Lookup::Refused(refusal.clone()),
+                        None => answers.for_id(&id),
+                    },
                     Err(_) => continue, // refused above
                 },
                 LookupKey::ExternalId(external_id) => {
                     let value = query::sendable(external_id.as_str());
-                    let sent_too_long = names
+                    let refused = names
                         .get(&folded(value))
-                        .is_some_and(|literal| too_long.contains(literal));
-                    if sent_too_long {
-                        Lookup::refused(
-                            "the value is too long to fit in a Salesforce request URI; it was \
-                             not sent",
-                        )
-                    } else {
-                        answers.for_external_id(external_id)
+                        .and_then(|literal| refused_names.get(literal.as_str()));
+                    match refused {
+                        Some(refusal) => Lookup::Refused(refusal.clone()),
+                        None => answers.for_external_id(external_id),
                     }
                 }
             };
@@ -538,9 +557,8 @@ mod tests {
                 .iter()
                 .map(|value| query::literal(value).map_err(|e| TestCaseError::fail(e.reason)))
                 .collect::<Result<_, _>>()?;
-            let (batches, too_long) =
+            let batches =
                 salesforce.batches(&instance, "Username", literals.iter().map(String::as_str));
-            prop_assert!(too_long.is_empty());
             let sent: Vec<&str> = batches.iter().flatten().copied().collect();
             let expected: Vec<&str> = literals.iter().map(String::as_str).collect();
             prop_assert_eq!(sent, expected);
@@ -578,9 +596,7 @@ mod tests {
         let token =
             r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#;
         assert_eq!(classify(&reply(400, token)), None);
-        assert!(matches!(
-            classify(&reply(414, "<h1>Bad Message 414</h1>")),
-            Some(Verdict::BadResponse(_))
-        ));
+        // The shared client reads a URI too long, and splits the batch.
+        assert_eq!(classify(&reply(414, "<h1>Bad Message 414</h1>")), None);
     }
 }

@@ -2,10 +2,11 @@
 //! query resource with Salesforce's semantics: the SOQL subset the connector
 //! sends (`SELECT ... FROM User WHERE <field> IN (...)` or `= '...'`, with
 //! SOQL's escapes), case-insensitive matching, 15- or 18-character Ids,
-//! `nextRecordsUrl` paging, 414 for long URIs, the daily API quota with
-//! `Sforce-Limit-Info`, the client-credentials token endpoint, `userinfo`
-//! and the sObject describe (`sim_describe`). `demo`, `simulate` and the
-//! tests all use it.
+//! `nextRecordsUrl` paging, the daily API quota with `Sforce-Limit-Info`,
+//! the client-credentials token endpoint, `userinfo` and the sObject
+//! describe (`sim_describe`). A request line past 16,384 bytes gets 414 from
+//! the front `crate::sim` puts before every system. `demo`, `simulate` and
+//! the tests all use it.
 //!
 //! Never answers from canned per-test responses and never changes the
 //! fixture: each answer is computed from the data and the request.
@@ -35,9 +36,6 @@ const MAX_CURSORS: usize = 50;
 
 /// Query locators look like Salesforce's (`01g...`), then a number.
 const CURSOR_PREFIX: &str = "01gSIM";
-
-/// Salesforce answers 414 past this many bytes of request URI.
-const MAX_URI_BYTES: usize = 16_384;
 
 /// The fixture file: `records` in the query answer's own shape, the
 /// credentials, and optional limits.
@@ -333,18 +331,9 @@ impl Simulator {
         json_response(200, &body)
     }
 
-    /// Everything under `/services/data/`: the quota, the URI limit, the
-    /// session, then the query or its next page.
+    /// Everything under `/services/data/`: the quota, the session, then the
+    /// query or its next page.
     fn data_api(&self, request: &Request) -> ResponseTemplate {
-        let uri_bytes =
-            request.url.path().len() + request.url.query().map_or(0, |query| query.len() + 1);
-        if uri_bytes > MAX_URI_BYTES {
-            // The front end refuses it before the API sees it: no limit header.
-            return ResponseTemplate::new(414).set_body_raw(
-                "<html><body><h1>Bad Message 414</h1><pre>reason: URI Too Long</pre></body></html>",
-                "text/html;charset=iso-8859-1",
-            );
-        }
         let answer = if self.caller(request).is_none() {
             session_expired()
         } else if self.count_request() {

@@ -6,8 +6,9 @@
 //! Never trusts the server's filter (an instance silently drops a condition
 //! on an unknown field and returns every row): each returned record is
 //! checked against the keys again. Never sends a value that could change
-//! the query (see [`query::check_value`]), and never sends the same request
-//! twice in one call.
+//! the query (see [`query::check_value`]), never sends the same request
+//! twice in one call, and never lets one value too long for the instance's
+//! request limit make it unavailable (see [`crate::batches`]).
 
 pub mod query;
 mod readiness;
@@ -20,11 +21,12 @@ use std::sync::Mutex;
 
 use reqwest::{Method, StatusCode};
 
+use crate::batches::{Batches, refused_alone};
 use crate::http::{Reply, RequestSpec};
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials,
     ExternalId, HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
-    Readiness, ReadinessInput, ReadinessSettings, System,
+    Readiness, ReadinessInput, ReadinessSettings, System, UnsafeValue,
 };
 use query::Placement;
 use wire::{ErrorBody, Record, TableList};
@@ -53,7 +55,9 @@ const FIELDS: [&str; 12] = [
 ];
 
 /// Instances and the proxies in front of them refuse long URLs (414) at
-/// limits nobody documents; about 8 KB is common, so stay well below.
+/// limits nobody documents; about 8 KB is common, so batches stay well
+/// below. A value too long for any batch goes alone, and is refused where
+/// even that passes the system's request limit.
 const MAX_URL_BYTES: usize = 6_000;
 
 /// Room kept in [`MAX_URL_BYTES`] for `sysparm_limit` and `sysparm_offset`,
@@ -110,7 +114,8 @@ impl Client {
                 settings.base_url,
                 settings.credentials,
                 settings.http,
-            )?,
+            )?
+            .with_max_request_line(System::ServiceNow.max_request_line()),
             lookup_field,
             fields,
             readiness: settings.readiness,
@@ -155,9 +160,10 @@ impl Client {
         spec
     }
 
-    /// Cuts `values` into `<field>IN...` queries whose whole URL stays under
-    /// [`MAX_URL_BYTES`] and whose rows fit in one [`MAX_PAGE_SIZE`] page.
-    fn in_list_queries(&self, field: &str, values: &[&str]) -> Vec<(String, usize)> {
+    /// Cuts `values` into batches whose `<field>IN...` query keeps the whole
+    /// URL under [`MAX_URL_BYTES`] and whose rows fit in one
+    /// [`MAX_PAGE_SIZE`] page.
+    fn in_list_batches<'a>(&self, field: &str, values: &[&'a str]) -> Vec<Vec<&'a str>> {
         let fixed = self.page_request("", 0, 0);
         let mut url = fixed.url.clone();
         url.query_pairs_mut().extend_pairs(&fixed.query);
@@ -165,25 +171,51 @@ impl Client {
         let start = query::encoded_len(&format!("{field}IN"));
         let comma = query::encoded_len(",");
 
-        let mut queries = Vec::new();
+        let mut batches = Vec::new();
         let mut batch: Vec<&str> = Vec::new();
         let mut length = start;
         for value in values {
             let cost = query::encoded_len(value);
             let full = length + comma + cost > budget || batch.len() >= MAX_PAGE_SIZE / 2;
             if full && !batch.is_empty() {
-                queries.push((query::in_list(field, batch.iter().copied()), batch.len()));
-                batch.clear();
+                batches.push(std::mem::take(&mut batch));
                 length = start;
             }
-            // A value too long for any batch still goes, alone.
+            // A value too long for any batch goes alone.
             length += cost + if batch.is_empty() { 0 } else { comma };
             batch.push(value);
         }
         if !batch.is_empty() {
-            queries.push((query::in_list(field, batch.iter().copied()), batch.len()));
+            batches.push(batch);
         }
-        queries
+        batches
+    }
+
+    /// Reads every `<field>IN...` batch of `values` into `answers`, halving
+    /// a batch the instance finds too large. `by_id` stops a `sys_idIN`
+    /// query once every id came back. Returns the values refused as too
+    /// long, each with its reason.
+    async fn read_in_lists<'a>(
+        &self,
+        field: &str,
+        values: &[&'a str],
+        by_id: bool,
+        answers: &mut Answers,
+    ) -> Result<Vec<(&'a str, UnsafeValue)>, ConnectorError> {
+        let mut batches = Batches::new(System::ServiceNow, self.in_list_batches(field, values));
+        while let Some(batch) = batches.next_batch() {
+            let sysparm_query = query::in_list(field, batch.iter().copied());
+            let fetched = self
+                .fetch(&sysparm_query, batch.len(), |records| {
+                    by_id && all_ids_present(&sysparm_query, records)
+                })
+                .await;
+            match fetched {
+                Ok(records) => answers.add(records),
+                Err(error) => batches.failed(batch, error)?,
+            }
+        }
+        Ok(batches.into_refused())
     }
 
     /// Every record `sysparm_query` returns, page by page. `expected` sizes
@@ -456,21 +488,28 @@ impl Connector for Client {
 
         let mut answers = Answers::new(&self.lookup_field);
         let id_values: Vec<&str> = ids.iter().map(ItsmUserId::as_str).collect();
-        for (sysparm_query, count) in self.in_list_queries("sys_id", &id_values) {
-            let records = self
-                .fetch(&sysparm_query, count, |records| {
-                    all_ids_present(&sysparm_query, records)
-                })
-                .await?;
-            answers.add(records);
-        }
+        let refused_ids: HashMap<&str, UnsafeValue> = self
+            .read_in_lists("sys_id", &id_values, true, &mut answers)
+            .await?
+            .into_iter()
+            .collect();
         let values: Vec<&str> = in_list.values().copied().collect();
-        for (sysparm_query, count) in self.in_list_queries(&self.lookup_field, &values) {
-            answers.add(self.fetch(&sysparm_query, count, |_| false).await?);
-        }
+        // Folded value -> why it was not looked up.
+        let mut refused_values: HashMap<String, Lookup> = self
+            .read_in_lists(&self.lookup_field, &values, false, &mut answers)
+            .await?
+            .into_iter()
+            .map(|(value, refusal)| (folded(value), Lookup::Refused(refusal)))
+            .collect();
         for value in alone.values() {
             let sysparm_query = query::equals(&self.lookup_field, value);
-            answers.add(self.fetch(&sysparm_query, 1, |_| false).await?);
+            match self.fetch(&sysparm_query, 1, |_| false).await {
+                Ok(records) => answers.add(records),
+                Err(error) => {
+                    let refused = refused_alone(System::ServiceNow, error)?;
+                    refused_values.insert(folded(value), refused);
+                }
+            }
         }
 
         for key in keys {
@@ -479,10 +518,18 @@ impl Connector for Client {
             }
             let outcome = match key {
                 LookupKey::ItsmUserId(id) => match parse_sys_id(id.as_str()) {
-                    Ok(id) => answers.for_id(&id),
+                    Ok(id) => match refused_ids.get(id.as_str()) {
+                        Some(refusal) => Lookup::Refused(refusal.clone()),
+                        None => answers.for_id(&id),
+                    },
                     Err(_) => continue, // refused above
                 },
-                LookupKey::ExternalId(external_id) => answers.for_external_id(external_id),
+                LookupKey::ExternalId(external_id) => {
+                    match refused_values.get(&folded(external_id.as_str())) {
+                        Some(refused) => refused.clone(),
+                        None => answers.for_external_id(external_id),
+                    }
+                }
             };
             lookups.insert(key.clone(), outcome);
         }
@@ -500,7 +547,13 @@ impl Connector for Client {
             return Ok(CredentialOwner::Unknown);
         }
         let sysparm_query = query::equals("user_name", query::sendable(&username));
-        let records = self.fetch(&sysparm_query, 1, |_| false).await?;
+        let records = match self.fetch(&sysparm_query, 1, |_| false).await {
+            Ok(records) => records,
+            // A user name too long to ask about names nobody the check can
+            // compare; it must not make the system unavailable.
+            Err(error) if error.too_large().is_some() => return Ok(CredentialOwner::Unknown),
+            Err(error) => return Err(error),
+        };
         let owner = ExternalId::new(username);
         // Keyed by sys_id: a record read twice is still one account.
         let mut owners: BTreeMap<ItsmUserId, ItsmUser> = records

@@ -20,6 +20,7 @@ use crate::support::{api_key, mount_catch_all, settings};
 
 mod auth;
 mod errors;
+mod limits;
 mod rate_limit;
 mod readiness;
 mod simulator;

@@ -21,6 +21,7 @@ use crate::support::{basic, bearer, mount_catch_all, settings};
 
 mod auth;
 mod errors;
+mod limits;
 mod readiness;
 mod samples;
 mod simulator;

@@ -4,6 +4,7 @@
 mod freshservice;
 mod http;
 mod jira;
+mod limits;
 mod manageengine;
 mod salesforce;
 mod servicenow;

@@ -24,6 +24,7 @@ use crate::support::{mount_catch_all, settings};
 mod auth;
 mod batches;
 mod errors;
+mod limits;
 mod readiness;
 mod simulator;
 mod wire;

@@ -20,6 +20,7 @@ use crate::support::{basic, mount_catch_all, settings};
 mod auth;
 mod batches;
 mod errors;
+mod limits;
 mod readiness;
 mod simulator;
 
