@@ -4,7 +4,8 @@
 //! Layers, each importing only the ones below it (ARCHITECTURE.md):
 //! `cmd` (the command line) → `app` (a check, a load, the daemon, the demo)
 //! → the domain (`config`, `identities`, `check`, `resolve`, `lint`, `form`,
-//! `edit`, `report`, `pipeline`, `verdict`) → the `itsmid_connectors` crate.
+//! `edit`, `report`, `pipeline`, `verdict`, and the leaves `printable`,
+//! `progress`, `private_file`) → the `itsmid_connectors` crate.
 
 pub mod app;
 pub mod check;
@@ -16,6 +17,9 @@ pub mod form;
 pub mod identities;
 pub mod lint;
 pub mod pipeline;
+pub mod printable;
+pub mod private_file;
+pub mod progress;
 pub mod report;
 pub mod resolve;
 pub mod telemetry;

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::check;
 use crate::config::Config;
 use crate::identities::Identities;
+use crate::printable::printable;
 use crate::report::{Finding, Severity};
 use crate::verdict::Verdict;
 
@@ -117,10 +118,10 @@ impl LintReport {
                     "warning"
                 },
                 f.code.as_str(),
-                f.unique_record_id.as_deref().unwrap_or("-"),
-                f.integration.as_deref().unwrap_or("-"),
-                f.message,
-                f.fix
+                printable(f.unique_record_id.as_deref().unwrap_or("-")),
+                printable(f.integration.as_deref().unwrap_or("-")),
+                printable(&f.message),
+                printable(&f.fix)
             ));
         }
         table

@@ -7,7 +7,7 @@ use itsmid::verdict::Verdict;
 
 fn main() -> ExitCode {
     let args = itsmid::cmd::Args::parse_with_env();
-    itsmid::telemetry::init_logging(args.verbose, args.quiet);
+    itsmid::telemetry::init_logging(args.verbose, args.quiet, args.log_format.into());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

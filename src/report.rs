@@ -12,6 +12,7 @@ use itsmid_connectors::{ItsmUser, Reason};
 use serde::Serialize;
 
 use crate::identities::IdentityKind;
+use crate::printable::{cell, printable};
 use crate::verdict::Verdict;
 
 pub const SCHEMA: &str = "itsmid.report.v1";
@@ -403,24 +404,27 @@ impl Report {
                 Some(owner) => format!("{} ({owner})", row.credential_check.as_str()),
                 None => row.credential_check.as_str().to_owned(),
             };
-            systems.add_row(vec![
-                row.integration.clone(),
-                row.system.clone(),
-                status,
-                row.api_requests.to_string(),
-                credentials,
-                match &row.readiness_detail {
-                    Some(detail) if row.readiness != ReadinessStatus::Problems => {
-                        format!("{} ({detail})", row.readiness.as_str())
-                    }
-                    _ => row.readiness.as_str().to_owned(),
-                },
-                row.notes
-                    .iter()
-                    .map(|(k, v)| format!("{k}: {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ]);
+            add_row(
+                &mut systems,
+                vec![
+                    row.integration.clone(),
+                    row.system.clone(),
+                    status,
+                    row.api_requests.to_string(),
+                    credentials,
+                    match &row.readiness_detail {
+                        Some(detail) if row.readiness != ReadinessStatus::Problems => {
+                            format!("{} ({detail})", row.readiness.as_str())
+                        }
+                        _ => row.readiness.as_str().to_owned(),
+                    },
+                    row.notes
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ],
+            );
         }
         let _ = writeln!(out, "{systems}");
         if !self.findings.is_empty() {
@@ -434,6 +438,7 @@ impl Report {
                     (None, Some(i)) => i.clone(),
                     (None, None) => String::new(),
                 };
+                let who = printable(&who);
                 let _ = writeln!(
                     out,
                     "  {:<7} {:<26} {who}\n          {}\n          fix: {}",
@@ -442,8 +447,8 @@ impl Report {
                         Severity::Warning => "warning",
                     },
                     f.code.as_str(),
-                    f.message,
-                    f.fix
+                    printable(&f.message),
+                    printable(&f.fix)
                 );
             }
         }
@@ -462,14 +467,17 @@ impl Report {
             "status",
         ]);
         for (identity, entry) in rows {
-            entries.add_row(vec![
-                identity.unique_record_id.clone(),
-                identity.kind.as_str().to_owned(),
-                entry.integration.clone(),
-                entry.external_id.clone().unwrap_or_default(),
-                itsm_user_id_cell(entry),
-                entry.status.as_str().to_owned(),
-            ]);
+            add_row(
+                &mut entries,
+                vec![
+                    identity.unique_record_id.clone(),
+                    identity.kind.as_str().to_owned(),
+                    entry.integration.clone(),
+                    entry.external_id.clone().unwrap_or_default(),
+                    itsm_user_id_cell(entry),
+                    entry.status.as_str().to_owned(),
+                ],
+            );
         }
         let _ = writeln!(out, "\nEntries:\n{entries}");
         out
@@ -496,6 +504,12 @@ fn new_table(header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Disabled)
         .set_header(header.to_vec());
     table
+}
+
+/// Every cell through the one escaping function: values come from the
+/// systems and the files.
+fn add_row(table: &mut Table, cells: Vec<String>) {
+    table.add_row(cells.iter().map(|c| cell(c)).collect::<Vec<String>>());
 }
 
 fn plural(n: usize) -> &'static str {
@@ -615,6 +629,45 @@ mod tests {
             findings: Vec::new(),
             identities: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_table_escapes_control_characters_from_the_systems_and_the_files() {
+        let hostile = "pat\u{1b}[2J\u{1b}]0;owned\u{7}";
+        let mut report = report(1, 0);
+        report.findings.push(
+            Finding::new(
+                FindingCode::ItsmUserIdMismatch,
+                format!("the system's record is \"{hostile}\""),
+                "fix it",
+            )
+            .on(Some(hostile), Some("snow")),
+        );
+        report.identities.push(IdentityReport {
+            unique_record_id: hostile.to_owned(),
+            kind: IdentityKind::Manual,
+            entries: vec![EntryReport {
+                integration: "snow".into(),
+                external_id: Some(hostile.to_owned()),
+                itsm_user_id: None,
+                status: EntryStatus::Mismatch,
+                found: None,
+            }],
+        });
+        let table = report.to_table();
+        assert!(
+            !table.contains('\u{1b}') && !table.contains('\u{7}'),
+            "{table:?}"
+        );
+        assert_eq!(
+            table.matches("pat\\x1b[2J\\x1b]0;owned\\x07").count(),
+            4,
+            "{table}"
+        );
+        assert!(
+            report.to_json().contains("pat\\u001b[2J"),
+            "JSON escapes it its own way"
+        );
     }
 
     #[test]

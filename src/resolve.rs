@@ -17,6 +17,7 @@ use crate::check::{CheckRun, Connected};
 use crate::config::Config;
 use crate::edit::{IdentitiesFile, Who};
 use crate::identities::{Identities, Identity, IdentityKind};
+use crate::printable::printable;
 use crate::report::{EntryStatus, Finding, FindingCode};
 use crate::verdict::Verdict;
 
@@ -636,7 +637,7 @@ impl Plan {
             } else {
                 "ies"
             },
-            self.file,
+            printable(&self.file),
             if self.written {
                 " (written)"
             } else if self.summary.changes > 0 {
@@ -658,7 +659,7 @@ impl Plan {
             let _ = writeln!(
                 out,
                 "  {} could not be checked ({})",
-                system.integration,
+                printable(&system.integration),
                 system.reason.unwrap_or("?")
             );
         }
@@ -666,7 +667,7 @@ impl Plan {
             let _ = writeln!(
                 out,
                 "\n{} ({})",
-                identity.unique_record_id,
+                printable(&identity.unique_record_id),
                 identity.kind.as_str()
             );
             let mut new_entries: Vec<&str> = Vec::new();
@@ -677,39 +678,47 @@ impl Plan {
                         let _ = writeln!(
                             out,
                             "  + [[bot.itsm]] for {}  ({})",
-                            change.integration, change.reason
+                            printable(&change.integration),
+                            printable(&change.reason)
                         );
                     }
-                    let _ = writeln!(out, "      + {} = \"{}\"", change.field, change.new);
+                    let _ = writeln!(
+                        out,
+                        "      + {} = \"{}\"",
+                        change.field,
+                        printable(&change.new)
+                    );
                     continue;
                 }
                 let _ = writeln!(
                     out,
                     "  {} {}  ({})",
-                    change.integration, change.field, change.reason
+                    printable(&change.integration),
+                    change.field,
+                    printable(&change.reason)
                 );
                 if let Some(old) = &change.old {
-                    let _ = writeln!(out, "      - \"{old}\"");
+                    let _ = writeln!(out, "      - \"{}\"", printable(old));
                 }
-                let _ = writeln!(out, "      + \"{}\"", change.new);
+                let _ = writeln!(out, "      + \"{}\"", printable(&change.new));
             }
             for suggestion in &identity.suggestions {
                 let _ = writeln!(
                     out,
                     "  ? {} suggestion, not written: external_id \"{}\", itsm_user_id \"{}\"{} ({})",
-                    suggestion.integration,
-                    suggestion.external_id.as_deref().unwrap_or(""),
-                    suggestion.itsm_user_id,
+                    printable(&suggestion.integration),
+                    printable(suggestion.external_id.as_deref().unwrap_or("")),
+                    printable(&suggestion.itsm_user_id),
                     suggestion
                         .full_name
                         .as_ref()
-                        .map(|n| format!(", {n}"))
+                        .map(|n| format!(", {}", printable(n)))
                         .unwrap_or_default(),
-                    suggestion.reason
+                    printable(&suggestion.reason)
                 );
             }
             for note in &identity.notes {
-                let _ = writeln!(out, "  ! {note}");
+                let _ = writeln!(out, "  ! {}", printable(note));
             }
         }
         if !self.readiness.is_empty() {
@@ -722,10 +731,10 @@ impl Plan {
                     out,
                     "  {} {} / {}: {}\n      fix: {}",
                     finding.code.as_str(),
-                    finding.unique_record_id.as_deref().unwrap_or("-"),
-                    finding.integration.as_deref().unwrap_or("-"),
-                    finding.message,
-                    finding.fix
+                    printable(finding.unique_record_id.as_deref().unwrap_or("-")),
+                    printable(finding.integration.as_deref().unwrap_or("-")),
+                    printable(&finding.message),
+                    printable(&finding.fix)
                 );
             }
         }

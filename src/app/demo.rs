@@ -167,7 +167,7 @@ async fn load_and_export(
     let (store_path, export) = (config.store.path.clone(), export_path.to_path_buf());
     super::blocking(move || {
         let store = Store::open_existing(&store_path)?;
-        let file = std::fs::File::create(&export)
+        let file = crate::private_file::create(&export)
             .with_context(|| format!("cannot write {}", export.display()))?;
         let mut out = std::io::BufWriter::new(file);
         write_export(&store, &mut out, false)
@@ -208,7 +208,7 @@ fn fresh_dir() -> anyhow::Result<PathBuf> {
         .map(|d| d.as_millis())
         .unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("itsmid-demo-{}-{stamp}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_private_dir(&dir)?;
     Ok(dir)
 }
 
@@ -216,8 +216,7 @@ fn fresh_dir() -> anyhow::Result<PathBuf> {
 /// file and the secret files; returns the config's path.
 fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBuf> {
     let secrets = dir.join("secrets");
-    std::fs::create_dir_all(&secrets)
-        .with_context(|| format!("cannot create {}", secrets.display()))?;
+    create_private_dir(&secrets)?;
     for (name, value) in SECRETS {
         write_private(&secrets.join(name), value)?;
     }
@@ -233,11 +232,28 @@ fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBu
     Ok(config_path)
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+/// A new folder is the owner's alone (0700); one that exists keeps its mode.
+fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create {}", dir.display()))
 }
 
-/// Secret files are readable by their owner only.
+/// Every file the demo writes is readable by its owner only.
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    crate::private_file::write(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Secret files are readable by their owner only, even where one was left
+/// in `--dir` with another mode: a secret file open to others is refused.
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     write(path, text)?;
     #[cfg(unix)]

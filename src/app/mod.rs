@@ -10,6 +10,7 @@ pub mod demo;
 mod shutdown;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 
@@ -19,6 +20,7 @@ use crate::check::{CheckRun, Connected, Held};
 use crate::config::Config;
 use crate::identities::Identities;
 use crate::pipeline::{LoadReport, RunOptions};
+use crate::progress::Progress;
 use crate::report::Report;
 use crate::resolve::Plan;
 
@@ -53,21 +55,32 @@ pub fn connect(config: &Config) -> anyhow::Result<Vec<Connected>> {
 /// Builds the connectors and runs the check, keeping the per-entry results
 /// the merge fills ITSM User IDs and names from.
 pub async fn check(config: &Config, identities: &Identities) -> anyhow::Result<CheckRun> {
+    check_observed(config, identities, &Progress::new()).await
+}
+
+/// [`check`], counting its progress in `progress`.
+pub async fn check_observed(
+    config: &Config,
+    identities: &Identities,
+    progress: &Progress,
+) -> anyhow::Result<CheckRun> {
     let connected = connect(config)?;
-    Ok(crate::check::run(identities, &connected).await)
+    Ok(crate::check::run_observed(identities, &connected, &Held::new(), progress).await)
 }
 
 /// What `resolve` proposes after a fresh check; with `write`, the proposals
 /// are written into the identities file. `only` keeps one identity's
-/// proposals (`users add --resolve`).
+/// proposals (`users add --resolve`). The check's progress is counted in
+/// `progress`.
 pub async fn resolve(
     config: &Config,
     identities: &Identities,
     write: bool,
     only: Option<&str>,
+    progress: &Progress,
 ) -> anyhow::Result<Plan> {
     let connected = connect(config)?;
-    let run = crate::check::run(identities, &connected).await;
+    let run = crate::check::run_observed(identities, &connected, &Held::new(), progress).await;
     let mut plan = crate::resolve::plan(config, identities, &connected, &run).await;
     if let Some(urid) = only {
         plan.keep_only(urid);
@@ -85,10 +98,28 @@ pub async fn run_load(
     run: &CheckRun,
     options: RunOptions,
 ) -> anyhow::Result<LoadReport> {
+    run_load_observed(config, identities, run, options, Arc::new(Progress::new())).await
+}
+
+/// [`run_load`], counting the source rows read in `progress`.
+async fn run_load_observed(
+    config: &Config,
+    identities: &Identities,
+    run: &CheckRun,
+    options: RunOptions,
+    progress: Arc<Progress>,
+) -> anyhow::Result<LoadReport> {
     let (config, identities) = (config.clone(), identities.clone());
     let (report, entries) = (run.report.clone(), run.entries.clone());
     tokio::task::spawn_blocking(move || {
-        crate::pipeline::run_blocking(&config, &identities, &report, &entries, options)
+        crate::pipeline::run_blocking_observed(
+            &config,
+            &identities,
+            &report,
+            &entries,
+            options,
+            &progress,
+        )
     })
     .await
     .context("the load stopped unexpectedly")?
@@ -106,9 +137,13 @@ pub struct Loaded {
 
 /// Reads the inputs afresh, checks, then merges, validates and loads: the
 /// whole of `itsmid load`, shared with the daemon so that both always run
-/// the same steps.
-pub async fn check_and_load(config_path: &Path, options: RunOptions) -> anyhow::Result<Loaded> {
-    check_and_load_holding(config_path, options, |_| Held::new()).await
+/// the same steps. The run's progress is counted in `progress`.
+pub async fn check_and_load(
+    config_path: &Path,
+    options: RunOptions,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Loaded> {
+    check_and_load_with(config_path, options, |_| Held::new(), progress).await
 }
 
 /// `check_and_load`, with the systems `hold` names not asked (the daemon's
@@ -119,11 +154,20 @@ pub async fn check_and_load_holding(
     options: RunOptions,
     hold: impl FnOnce(&[Connected]) -> Held,
 ) -> anyhow::Result<Loaded> {
+    check_and_load_with(config_path, options, hold, Arc::new(Progress::new())).await
+}
+
+async fn check_and_load_with(
+    config_path: &Path,
+    options: RunOptions,
+    hold: impl FnOnce(&[Connected]) -> Held,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Loaded> {
     let (config, identities) = load_inputs(config_path)?;
     let connected = connect(&config)?;
     let held = hold(&connected);
-    let run = crate::check::run_holding(&identities, &connected, &held).await;
-    let load = run_load(&config, &identities, &run, options).await?;
+    let run = crate::check::run_observed(&identities, &connected, &held, &progress).await;
+    let load = run_load_observed(&config, &identities, &run, options, progress).await?;
     Ok(Loaded {
         config,
         check: run.report,

@@ -12,6 +12,8 @@ use itsmid_connectors::{
 };
 
 mod judge;
+#[cfg(test)]
+mod progress_tests;
 mod readiness;
 
 use judge::judge;
@@ -19,6 +21,7 @@ pub use judge::{bot_entry_missing, duplicate_entry, malformed_id, unknown_integr
 
 use crate::config::{Config, ConnectorConfig};
 use crate::identities::{Identities, Identity, IdentityKind, ItsmIdInfo};
+use crate::progress::Progress;
 use crate::report::{
     CredentialCheck, EntryReport, EntryStatus, Finding, FindingCode, FoundRecord, IdentityReport,
     ReadinessStatus, Report, SCHEMA, Severity, Summary, SystemRow, SystemStatus,
@@ -139,7 +142,22 @@ pub async fn run_holding(
     connected: &[Connected],
     held: &Held,
 ) -> CheckRun {
+    run_observed(identities, connected, held, &Progress::new()).await
+}
+
+/// [`run_holding`], counting the systems done and the entries judged in
+/// `progress` as it goes.
+pub async fn run_observed(
+    identities: &Identities,
+    connected: &[Connected],
+    held: &Held,
+    progress: &Progress,
+) -> CheckRun {
     let people: Vec<&Identity> = identities.all().collect();
+    progress.check_started(
+        connected.len() as u64,
+        people.iter().map(|p| p.itsm.len() as u64).sum(),
+    );
     let mut results: BTreeMap<EntryRef, EntryResult> = BTreeMap::new();
     let mut plans: BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>> = BTreeMap::new();
 
@@ -199,7 +217,8 @@ pub async fn run_holding(
         }
     }
 
-    let outcomes = futures_join(connected, &plans, held).await;
+    progress.entries_judged(results.len() as u64);
+    let outcomes = futures_join(connected, &plans, held, progress).await;
 
     let mut rows = Vec::new();
     let mut findings = Vec::new();
@@ -356,6 +375,7 @@ async fn futures_join(
     connected: &[Connected],
     plans: &BTreeMap<usize, Vec<(EntryRef, &ItsmIdInfo, StoredId)>>,
     held: &Held,
+    progress: &Progress,
 ) -> Vec<SystemOutcome> {
     let empty = Vec::new();
     futures_util::future::join_all(connected.iter().enumerate().map(|(index, c)| {
@@ -363,6 +383,7 @@ async fn futures_join(
         let held = held.get(c.config.integration.as_str()).cloned();
         async move {
             if held.is_some() {
+                progress.system_done(entries.len() as u64);
                 return SystemOutcome {
                     error: None,
                     held,
@@ -374,6 +395,7 @@ async fn futures_join(
             let started = std::time::Instant::now();
             let mut outcome = check_system(&c.connector, c.config.system, entries).await;
             outcome.wall_time = started.elapsed();
+            progress.system_done(entries.len() as u64);
             outcome
         }
     }))

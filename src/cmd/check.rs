@@ -1,12 +1,17 @@
 //! `itsmid check`: verifies every ITSM ID Info entry and prints the report.
 
+use super::progress::{ProgressLine, Run};
 use super::{Args, emit};
 use crate::app;
 use crate::verdict::Verdict;
 
 pub async fn run(args: &Args) -> anyhow::Result<Verdict> {
     let (config, identities) = app::load_inputs(&args.config)?;
-    let report = app::check(&config, &identities).await?.report;
+    let line = ProgressLine::start(args, Run::Check);
+    let report = app::check_observed(&config, &identities, line.progress())
+        .await?
+        .report;
+    line.finish();
     emit(args, &report.to_json(), &report.to_table())?;
     Ok(report.verdict())
 }

@@ -38,7 +38,7 @@ pub async fn run(args: &Args, explain_id: Option<&str>) -> anyhow::Result<Verdic
         let store = Store::open_existing(&config.store.path)?;
         let sink: Box<dyn Write> = match &output {
             Some(path) => Box::new(
-                std::fs::File::create(path)
+                crate::private_file::create(path)
                     .with_context(|| format!("cannot write {}", path.display()))?,
             ),
             None => Box::new(std::io::stdout().lock()),

@@ -13,6 +13,7 @@ mod export;
 mod history;
 mod lint;
 mod load;
+mod progress;
 mod resolve;
 mod serve;
 mod simulate;
@@ -53,6 +54,9 @@ pub struct Args {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Log lines on stderr as text, or as one JSON object per line for a log collector.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -61,6 +65,22 @@ pub struct Args {
 pub enum Format {
     Table,
     Json,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl From<LogFormat> for crate::telemetry::LogFormat {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Text => crate::telemetry::LogFormat::Text,
+            LogFormat::Json => crate::telemetry::LogFormat::Json,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,14 +239,15 @@ fn format(args: &Args) -> Format {
     })
 }
 
-/// Writes the command's output to `--output` or stdout.
+/// Writes the command's output to `--output` (a new file readable by its
+/// owner only) or stdout.
 fn emit(args: &Args, json: &str, table: &str) -> anyhow::Result<()> {
     let text = match format(args) {
         Format::Json => format!("{json}\n"),
         Format::Table => table.to_owned(),
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text)
+        Some(path) => crate::private_file::write(path, text.as_bytes())
             .with_context(|| format!("cannot write the report to {}", path.display())),
         None => {
             let mut stdout = std::io::stdout().lock();

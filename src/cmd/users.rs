@@ -16,6 +16,7 @@ use crate::edit::IdentitiesFile;
 use crate::edit::users::{append_user, remove_user, replace_user, save};
 use crate::form::{self, text, user_json};
 use crate::identities::Identities;
+use crate::printable::{cell, printable};
 use crate::verdict::Verdict;
 
 #[derive(Debug, Subcommand)]
@@ -177,19 +178,21 @@ fn list(args: &Args, identities: &Identities) -> anyhow::Result<Verdict> {
             "ITSM entries",
         ]);
     for user in &identities.users {
+        let entries = user
+            .itsm
+            .iter()
+            .map(|e| match &e.itsm_user_id {
+                Some(id) => format!("{} ({id})", e.integration),
+                None => e.integration.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
         table.add_row(vec![
-            user.unique_record_id.as_str().to_owned(),
-            user.attribute("email_addr").unwrap_or("").to_owned(),
-            user.attribute("full_name").unwrap_or("").to_owned(),
-            user.work_status.clone().unwrap_or_default(),
-            user.itsm
-                .iter()
-                .map(|e| match &e.itsm_user_id {
-                    Some(id) => format!("{} ({id})", e.integration),
-                    None => e.integration.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            cell(user.unique_record_id.as_str()),
+            cell(user.attribute("email_addr").unwrap_or("")),
+            cell(user.attribute("full_name").unwrap_or("")),
+            cell(user.work_status.as_deref().unwrap_or("")),
+            cell(&entries),
         ]);
     }
     let table = format!(
@@ -221,7 +224,8 @@ async fn finish(
     if resolve {
         // The file as just written, read afresh.
         let (config, fresh) = app::load_inputs(&args.config)?;
-        let plan = app::resolve(&config, &fresh, true, Some(urid)).await?;
+        let progress = crate::progress::Progress::new();
+        let plan = app::resolve(&config, &fresh, true, Some(urid), &progress).await?;
         verdict = plan.verdict();
         resolved = serde_json::to_value(&plan).context("cannot print the plan")?;
     }
@@ -232,7 +236,8 @@ async fn finish(
         "resolve": resolved,
     });
     let mut table = format!(
-        "{action} manual user \"{urid}\" in {}\n",
+        "{action} manual user \"{}\" in {}\n",
+        printable(urid),
         identities.path.display()
     );
     if let Some(changes) = resolved.get("summary").and_then(|s| s.get("changes")) {

@@ -310,6 +310,9 @@ fn json_identity(root: &mut serde_json::Value, who: Who) -> Option<&mut serde_js
 
 /// Temporary file beside the target, fsync, a last check that nobody else
 /// wrote the file, rename. A crash leaves either the old or the new file.
+/// The new file keeps the old one's mode: the temporary file is created
+/// readable by its owner only and given the original's permissions before
+/// the rename, so the identities are never open to others in between.
 pub fn write_atomically(path: &Path, original: &[u8], text: &[u8]) -> Result<(), EditError> {
     let write_error = |source| EditError::Write {
         file: path.to_path_buf(),
@@ -321,10 +324,10 @@ pub fn write_atomically(path: &Path, original: &[u8], text: &[u8]) -> Result<(),
         .unwrap_or_else(|| "identities".to_owned());
     let temp = path.with_file_name(format!(".{name}.itsmid-{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp).map_err(write_error)?;
-        if let Ok(metadata) = std::fs::metadata(path) {
-            let _ = file.set_permissions(metadata.permissions());
-        }
+        let mut file = crate::private_file::create(&temp).map_err(write_error)?;
+        let metadata = std::fs::metadata(path).map_err(write_error)?;
+        file.set_permissions(metadata.permissions())
+            .map_err(write_error)?;
         file.write_all(text).map_err(write_error)?;
         file.sync_all().map_err(write_error)?;
         drop(file);
@@ -372,6 +375,26 @@ itsm = [ { integration = "jira", external_id = "pat@acme.com" } ]
         std::fs::write(&path, text).expect("write");
         let file = IdentitiesFile::open(&path).expect("opens");
         (dir, file)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_rewritten_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        for mode in [0o600, 0o640, 0o644] {
+            let (_dir, mut file) = open(FILE);
+            std::fs::set_permissions(&file.path, std::fs::Permissions::from_mode(mode))
+                .expect("chmod");
+            file.set_entry_fields(
+                Who::Bot,
+                0,
+                &[("itsm_user_id", "6816f79cc0a8016401c5a33be04be441")],
+            )
+            .expect("set");
+            file.save().expect("saved");
+            let written = std::fs::metadata(&file.path).expect("metadata");
+            assert_eq!(written.permissions().mode() & 0o777, mode);
+        }
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::printable::printable;
+
 use super::load::{UserChange, changed_fields, explain};
 use super::model::Schema;
 use super::store::{Snapshot, Store, StoreError};
@@ -90,9 +92,14 @@ pub fn explain_user(store: &Store, schema: &Schema, id: &str) -> Result<Explaine
 
 impl Explained {
     pub fn to_table(&self) -> String {
-        let mut table = format!("user {}\n", self.user);
+        let mut table = format!("user {}\n", printable(&self.user));
         for f in &self.fields {
-            table.push_str(&format!("  {:<48} {:<10} {}\n", f.field, f.from, f.value));
+            table.push_str(&format!(
+                "  {:<48} {:<10} {}\n",
+                printable(&f.field),
+                printable(&f.from),
+                printable(&f.value.to_string())
+            ));
         }
         table
     }
@@ -172,13 +179,17 @@ impl Diff {
     pub fn to_table(&self) -> String {
         let mut table = format!("snapshot {} -> {}\n", self.from, self.to);
         for a in &self.added {
-            table.push_str(&format!("+ {a}\n"));
+            table.push_str(&format!("+ {}\n", printable(a)));
         }
         for r in &self.removed {
-            table.push_str(&format!("- {r}\n"));
+            table.push_str(&format!("- {}\n", printable(r)));
         }
         for c in &self.changed {
-            table.push_str(&format!("~ {}: {}\n", c.user, c.fields.join(", ")));
+            table.push_str(&format!(
+                "~ {}: {}\n",
+                printable(&c.user),
+                printable(&c.fields.join(", "))
+            ));
         }
         table
     }

@@ -28,6 +28,8 @@ use serde::Serialize;
 use crate::check::{EntryRef, EntryResult};
 use crate::config::{Config, Interval};
 use crate::identities::Identities;
+use crate::printable::printable;
+use crate::progress::Progress;
 use crate::report::Report;
 use crate::verdict::Verdict;
 
@@ -168,7 +170,7 @@ impl LoadReport {
         let verdict = if !self.source_errors.is_empty() {
             "NOT LOADED: a source cannot be read".to_owned()
         } else if let Some(blocked) = &self.blocked {
-            format!("BLOCKED: {}", blocked.blocked.reason)
+            format!("BLOCKED: {}", printable(&blocked.blocked.reason))
         } else if self.dry_run {
             "dry run: nothing written".to_owned()
         } else {
@@ -204,7 +206,7 @@ impl LoadReport {
             c.users, c.added, c.removed, c.changed, c.unchanged
         );
         for e in &self.source_errors {
-            let _ = writeln!(out, "source error: {e}");
+            let _ = writeln!(out, "source error: {}", printable(&e.to_string()));
         }
         for d in &self.duplicates {
             let _ = writeln!(
@@ -214,31 +216,41 @@ impl LoadReport {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
-                d.joining_key,
-                d.records.join(", "),
-                d.kept
+                printable(&d.joining_key),
+                printable(&d.records.join(", ")),
+                printable(&d.kept)
             );
         }
         for r in &self.without_joining_key {
-            let _ = writeln!(out, "no joining key: {r} (not loaded)");
+            let _ = writeln!(out, "no joining key: {} (not loaded)", printable(r));
         }
         if let Some(blocked) = &self.blocked {
             for r in &blocked.examples.removed {
-                let _ = writeln!(out, "  would remove {r}");
+                let _ = writeln!(out, "  would remove {}", printable(r));
             }
             for c in &blocked.examples.changed {
-                let _ = writeln!(out, "  would change {}: {}", c.user, c.fields.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  would change {}: {}",
+                    printable(&c.user),
+                    printable(&c.fields.join(", "))
+                );
             }
         }
         if let Some(diff) = &self.diff {
             for a in &diff.added {
-                let _ = writeln!(out, "+ {a}");
+                let _ = writeln!(out, "+ {}", printable(a));
             }
             for r in &diff.removed {
-                let _ = writeln!(out, "- {r}");
+                let _ = writeln!(out, "- {}", printable(r));
             }
             for c in &diff.changed {
-                let _ = writeln!(out, "~ {}: {}", c.user, c.fields.join(", "));
+                let _ = writeln!(
+                    out,
+                    "~ {}: {}",
+                    printable(&c.user),
+                    printable(&c.fields.join(", "))
+                );
             }
         }
         out
@@ -246,6 +258,11 @@ impl LoadReport {
 }
 
 /// The test hook's environment variable: pause a load after N rows.
+///
+/// Debug builds only (which is what the tests run): a release binary must
+/// not let its environment stall a load forever while it holds the store's
+/// write transaction, so there the hook and its variable do not exist.
+#[cfg(debug_assertions)]
 pub const PAUSE_AFTER_ROWS_ENV: &str = "ITSMID_TEST_PAUSE_AFTER_ROWS";
 
 /// Sources, merge, validate and load, after the check. Blocking: call it
@@ -257,6 +274,25 @@ pub fn run_blocking(
     check: &Report,
     checked: &BTreeMap<EntryRef, EntryResult>,
     options: RunOptions,
+) -> Result<LoadReport, PipelineError> {
+    run_blocking_observed(
+        config,
+        identities,
+        check,
+        checked,
+        options,
+        &Progress::new(),
+    )
+}
+
+/// [`run_blocking`], counting the source rows read in `progress`.
+pub fn run_blocking_observed(
+    config: &Config,
+    identities: &Identities,
+    check: &Report,
+    checked: &BTreeMap<EntryRef, EntryResult>,
+    options: RunOptions,
+    progress: &Progress,
 ) -> Result<LoadReport, PipelineError> {
     let source_names: Vec<String> = config.sources.iter().map(|s| s.name.clone()).collect();
     let schema = Schema::new(
@@ -274,6 +310,7 @@ pub fn run_blocking(
     for (index, source) in config.sources.iter().enumerate() {
         let origin = schema.source_origin(index);
         let read = sources::read(index, source, &schema, &mut |record| {
+            progress.row_read();
             merger.add_source_record(origin, record)
         });
         if let Err(err) = read {
@@ -303,6 +340,7 @@ pub fn run_blocking(
         .extend(validate::duplicate_emails(&merged.users, &schema));
     report.without_joining_key = merged.without_key;
 
+    #[cfg(debug_assertions)]
     let pause_after_rows = std::env::var(PAUSE_AFTER_ROWS_ENV)
         .ok()
         .and_then(|v| v.parse().ok());
@@ -316,6 +354,7 @@ pub fn run_blocking(
             dry_run: options.dry_run,
             accept_large_change: options.accept_large_change,
             loaded_at: report.generated_at.clone(),
+            #[cfg(debug_assertions)]
             pause_after_rows,
         },
     )?;

@@ -50,6 +50,12 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
+    #[error("store {path}: cannot create it: {source}")]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store {path} does not exist yet; run `itsmid load` first")]
     Missing { path: PathBuf },
     #[error(
@@ -93,11 +99,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens the store, creating and migrating it on first use.
+    /// Opens the store, creating and migrating it on first use. A new
+    /// store is created readable by its owner only before SQLite opens it;
+    /// SQLite gives its `-wal` and `-shm` files the database's mode.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = std::fs::create_dir_all(parent);
         }
+        crate::private_file::ensure_exists(path).map_err(|source| StoreError::Create {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let conn = Connection::open(path).map_err(|e| sqlite(path, e))?;
         let mut store = Store {
             path: path.to_path_buf(),
@@ -610,6 +622,27 @@ mod tests {
             Store::open_existing(&dir.path().join("none.db")),
             Err(StoreError::Missing { .. })
         ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_store_and_its_write_ahead_log_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |path: &Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path).expect("created");
+        load(&mut store, &[("a", "{\"a\":1}")]);
+        assert_eq!(mode(&path), 0o600);
+        let wal = dir.path().join("s.db-wal");
+        assert!(wal.exists(), "WAL mode keeps a log while the store is open");
+        assert_eq!(mode(&wal), 0o600);
     }
 
     #[test]

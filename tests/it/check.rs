@@ -6,7 +6,7 @@ use itsmid_connectors::sim::Fault;
 use serde_json::Value;
 
 use crate::support::{
-    BOT, World, codes, entry, entry_of, findings, fixture, system_row, with_user,
+    BOT, World, codes, entry, entry_of, findings, fixture, system_row, with_user, write_secret,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -329,7 +329,7 @@ async fn two_identities_on_one_account_share_it() {
 async fn credentials_of_another_user_are_a_bot_credential_mismatch() {
     let world = World::start().await;
     world.write_config("kim@acme.com");
-    std::fs::write(world.path().join("jira-token"), "kim-token").unwrap();
+    write_secret(world.path().join("jira-token"), "kim-token");
     world.write_identities(BOT);
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -379,7 +379,7 @@ async fn a_system_that_is_down_leaves_its_entries_unchecked_and_the_others_check
 #[tokio::test(flavor = "multi_thread")]
 async fn refused_credentials_are_auth_failed_and_not_retried() {
     let world = World::start().await;
-    std::fs::write(world.path().join("snow-password"), "wrong-password").unwrap();
+    write_secret(world.path().join("snow-password"), "wrong-password");
     world.write_identities(BOT);
     let (code, report) = world.check().await;
     assert_eq!(code, 1);
@@ -695,7 +695,7 @@ async fn the_bots_time_zone_is_checked_even_when_the_credentials_are_someone_els
     }
     let world = World::with_data(&fixture("servicenow.json"), &jira.to_string()).await;
     world.write_config("kim@acme.com");
-    std::fs::write(world.path().join("jira-token"), "kim-token").unwrap();
+    write_secret(world.path().join("jira-token"), "kim-token");
     world.write_identities(BOT);
     let (_, report) = world.check().await;
     assert_eq!(

@@ -13,7 +13,7 @@ use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::support::{World, entry, run_in, with_user};
+use crate::support::{World, entry, run_in, with_user, write_secret};
 
 const TOKEN: &str = "test-server-token";
 
@@ -24,7 +24,7 @@ async fn world(extra: &str) -> World {
         "ghost@acme.com",
         &entry("snow", &[("external_id", "gus.ghost")]),
     ));
-    std::fs::write(world.path().join("server-token"), TOKEN).expect("write the token");
+    write_secret(world.path().join("server-token"), TOKEN);
     let config_path = world.path().join("itsmid.toml");
     let config = std::fs::read_to_string(&config_path).expect("read the config");
     // The tables go before the connectors' array of tables.
@@ -59,6 +59,8 @@ impl Daemon {
             .current_dir(dir)
             .env_remove("ITSMID_CONFIG")
             .env_remove("RUST_LOG")
+            // The test-only switch: a run panics once while this file exists.
+            .env("ITSMID_TEST_PANIC_ONCE", dir.join("panic-once"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -212,11 +214,10 @@ async fn the_daemon_serves_the_report_metrics_and_users_and_stops_on_sigterm() {
         .mount(&hook)
         .await;
     let world = world("[notify]\nwebhook_url = \"file:webhook-url\"\n").await;
-    std::fs::write(
+    write_secret(
         world.path().join("webhook-url"),
         format!("{}/hook", hook.uri()),
-    )
-    .expect("write the webhook URL");
+    );
     let daemon = Daemon::start(&world);
     let health = daemon.wait_for_runs(1).await;
     assert_eq!(health["last_run"]["outcome"], "problems", "{health}");
@@ -332,7 +333,7 @@ async fn an_invalid_identities_file_fails_its_run_and_the_last_report_stays() {
 #[tokio::test(flavor = "multi_thread")]
 async fn personal_data_needs_a_token_and_the_read_token_only_reads() {
     let world = world("read_token = \"file:read-token\"\n").await;
-    std::fs::write(world.path().join("read-token"), "test-read-token").expect("write");
+    write_secret(world.path().join("read-token"), "test-read-token");
     let config_path = world.path().join("itsmid.toml");
     let config = std::fs::read_to_string(&config_path).expect("read the config");
     // `read_token` belongs under [server], which `world` wrote first.
@@ -586,13 +587,43 @@ async fn refused_credentials_are_backed_off_across_runs_until_the_secret_changes
     assert!(requests_of(&metrics, "snow") >= 2.0, "{metrics}");
 
     // A changed secret is tried at once.
-    std::fs::write(world.path().join("jira-token"), "a-new-token").expect("write the secret");
+    write_secret(world.path().join("jira-token"), "a-new-token");
     assert_eq!(daemon.start_run(Some(&bearer)).await, 202);
     daemon.wait_for_runs(3).await;
     let (_, metrics) = daemon.get("/metrics").await;
     assert!(
         requests_of(&metrics, "jira_service_desk") > first,
         "the new secret was not tried: {metrics}"
+    );
+    assert_eq!(daemon.terminate().await.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_panics_is_failed_and_the_next_run_goes_on() {
+    let world = world("").await;
+    std::fs::write(world.path().join("panic-once"), "").expect("arm the switch");
+    let daemon = Daemon::start(&world);
+    let health = daemon.wait_for_runs(1).await;
+    assert_eq!(health["last_run"]["outcome"], "failed", "{health}");
+    assert_eq!(health["status"], "degraded", "{health}");
+    let (_, metrics) = daemon.get("/metrics").await;
+    assert!(
+        metrics.contains("itsmid_runs_total{outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        daemon.start_run(Some(&format!("Bearer {TOKEN}"))).await,
+        202
+    );
+    let health = daemon.wait_for_runs(2).await;
+    assert_eq!(health["last_run"]["outcome"], "problems", "{health}");
+    assert_eq!(health["status"], "ok", "{health}");
+    let (_, body) = daemon.get_as("/api/v1/report", TOKEN).await;
+    let report: Value = serde_json::from_str(&body).expect("the report is JSON");
+    let failure = report["run"]["last_failure"].as_str().unwrap_or_default();
+    assert!(
+        failure.contains("test hook: a panic inside the run"),
+        "{report:#}"
     );
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }

@@ -243,7 +243,7 @@ async fn simulate_serves_a_system_that_check_can_use() {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
     assert!(ready, "the simulator listens");
-    std::fs::write(dir.path().join("pw"), crate::support::SNOW_PASSWORD).unwrap();
+    crate::support::write_secret(dir.path().join("pw"), crate::support::SNOW_PASSWORD);
     std::fs::write(
         dir.path().join("itsmid.toml"),
         format!("identities = \"identities.toml\"\n[[connectors]]\nintegration = \"snow\"\nsystem = \"servicenow\"\nbase_url = \"http://127.0.0.1:{port}\"\n[connectors.auth]\ntype = \"basic\"\nusername = \"moveworks.bot\"\npassword = \"file:pw\"\n"),

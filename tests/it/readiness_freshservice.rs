@@ -10,7 +10,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 use serde_json::{Value, json};
 
-use crate::support::{findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{findings, fixture, run_in, stdout_json, system_row, write_secret};
 
 const BOT: &str = "moveworks-bot@acme.com";
 const INTEGRATION: &str = "freshservice";
@@ -44,7 +44,7 @@ impl World {
     /// The config with this API key and `readiness` (TOML lines, or empty),
     /// and the bot's entry.
     fn write(&self, key: &str, readiness: &str, (external_id, id): (&str, &str)) {
-        std::fs::write(self.dir.path().join("secret"), key).expect("write");
+        write_secret(self.dir.path().join("secret"), key);
         let config = format!(
             "identities = \"identities.toml\"\n\n[[connectors]]\nintegration = \"{INTEGRATION}\"\nsystem = \"freshservice\"\nbase_url = \"{}\"\nrequests_per_minute = 60000\n[connectors.auth]\ntype = \"api_key\"\napi_key = \"file:secret\"\n{readiness}\n",
             self.uri

@@ -11,7 +11,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 use serde_json::{Value, json};
 
-use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row, write_secret};
 
 const BOT: &str = "moveworks-bot@acme.com";
 const INTEGRATION: &str = "jira_service_desk";
@@ -76,7 +76,7 @@ impl World {
     /// The config logging in as `username`, with `readiness` (the lines of
     /// `[connectors.readiness]`, or empty for none).
     fn write(&self, username: &str, password: &str, readiness: &str) {
-        std::fs::write(self.dir.path().join("jira-token"), password).expect("write");
+        write_secret(self.dir.path().join("jira-token"), password);
         let table = if readiness.is_empty() {
             String::new()
         } else {

@@ -10,7 +10,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 use serde_json::{Value, json};
 
-use crate::support::{findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{findings, fixture, run_in, stdout_json, system_row, write_secret};
 
 const BOT: &str = "moveworks-bot@acme.com";
 const INTEGRATION: &str = "manageengine";
@@ -32,7 +32,7 @@ impl World {
             .expect("the simulator starts");
         let uri = sim.uri();
         let dir = tempfile::tempdir().expect("a temporary folder");
-        std::fs::write(dir.path().join("secret"), "demo-manageengine-authtoken").expect("write");
+        write_secret(dir.path().join("secret"), "demo-manageengine-authtoken");
         World {
             dir,
             _sim: sim,

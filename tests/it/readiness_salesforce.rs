@@ -6,7 +6,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 use serde_json::{Value, json};
 
-use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row, write_secret};
 
 const BOT_URID: &str = "moveworks-bot@acme.com";
 const TOKEN: &str = "demo-salesforce-token";
@@ -40,7 +40,7 @@ impl Salesforce {
             .await
             .expect("the Salesforce simulator starts");
         let dir = tempfile::tempdir().expect("a temporary folder");
-        std::fs::write(dir.path().join("token"), TOKEN).expect("write");
+        write_secret(dir.path().join("token"), TOKEN);
         std::fs::write(dir.path().join("identities.toml"), IDENTITIES).expect("write");
         let salesforce = Salesforce { dir, sim };
         salesforce.configure("");

@@ -6,7 +6,9 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::AnySimulator;
 use serde_json::{Value, json};
 
-use crate::support::{SNOW_PASSWORD, entry_of, findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{
+    SNOW_PASSWORD, entry_of, findings, fixture, run_in, stdout_json, system_row, write_secret,
+};
 
 const BOT_URID: &str = "moveworks-bot@acme.com";
 
@@ -39,7 +41,7 @@ impl Snow {
             .await
             .expect("the ServiceNow simulator starts");
         let dir = tempfile::tempdir().expect("a temporary folder");
-        std::fs::write(dir.path().join("snow-password"), SNOW_PASSWORD).expect("write");
+        write_secret(dir.path().join("snow-password"), SNOW_PASSWORD);
         std::fs::write(dir.path().join("identities.toml"), IDENTITIES).expect("write");
         let snow = Snow { dir, sim };
         snow.configure("");

@@ -18,6 +18,19 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
 
+/// Writes a secret file as SPEC section 3 asks: readable by its owner only
+/// (a secret file that group or others can read is refused).
+pub fn write_secret(path: impl AsRef<Path>, value: impl AsRef<[u8]>) {
+    let path = path.as_ref();
+    std::fs::write(path, value).unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .unwrap_or_else(|err| panic!("{}: {err}", path.display()));
+    }
+}
+
 /// A test's world: a temporary folder and the simulators it points at.
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -43,8 +56,8 @@ impl World {
             snow,
             jira,
         };
-        std::fs::write(world.dir.path().join("snow-password"), SNOW_PASSWORD).expect("write");
-        std::fs::write(world.dir.path().join("jira-token"), JIRA_TOKEN).expect("write");
+        write_secret(world.dir.path().join("snow-password"), SNOW_PASSWORD);
+        write_secret(world.dir.path().join("jira-token"), JIRA_TOKEN);
         world.write_config("");
         world
     }

@@ -7,7 +7,7 @@ use itsmid_connectors::System;
 use itsmid_connectors::sim::{AnySimulator, Fault};
 use serde_json::Value;
 
-use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row};
+use crate::support::{entry_of, findings, fixture, run_in, stdout_json, system_row, write_secret};
 
 /// How to log in to one system's simulator, and its demo bot.
 struct Profile {
@@ -95,14 +95,14 @@ impl One {
             .await
             .expect("the simulator starts");
         let dir = tempfile::tempdir().expect("a temporary folder");
-        std::fs::write(dir.path().join(profile.secret_name), profile.secret).expect("write");
+        write_secret(dir.path().join(profile.secret_name), profile.secret);
         let one = One { dir, sim, profile };
         one.write_config(profile.secret);
         one
     }
 
     fn write_config(&self, secret: &str) {
-        std::fs::write(self.dir.path().join(self.profile.secret_name), secret).expect("write");
+        write_secret(self.dir.path().join(self.profile.secret_name), secret);
         let config = format!(
             "identities = \"identities.toml\"\n\n[[connectors]]\nintegration = \"{}\"\nsystem = \"{}\"\nbase_url = \"{}\"\nrequests_per_minute = 60000\n[connectors.auth]\n{}\n",
             self.profile.integration,
@@ -546,7 +546,7 @@ async fn salesforce_client_credentials_of_another_user_are_a_credential_mismatch
         "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"salesforce\"\nsystem = \"salesforce\"\nbase_url = \"{uri}\"\n[connectors.auth]\ntype = \"client_credentials\"\ntoken_url = \"{uri}/services/oauth2/token\"\nclient_id = \"other-client\"\nclient_secret = \"file:client-secret\"\n"
     );
     std::fs::write(one.dir.path().join("itsmid.toml"), config).unwrap();
-    std::fs::write(one.dir.path().join("client-secret"), "other-secret").unwrap();
+    write_secret(one.dir.path().join("client-secret"), "other-secret");
     one.write_identities("");
     let (exit, report) = one.check().await;
     assert_eq!(exit, 1);
@@ -620,8 +620,8 @@ async fn manageengine_cloud_logs_in_with_a_zoho_refresh_token() {
         "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"manageengine\"\nsystem = \"manageengine\"\nbase_url = \"{uri}/app/itdesk\"\n[connectors.auth]\ntype = \"zoho_oauth\"\ntoken_url = \"{uri}/oauth/v2/token\"\nclient_id = \"demo-zoho-client\"\nclient_secret = \"file:zoho-secret\"\nrefresh_token = \"file:zoho-refresh\"\n"
     );
     std::fs::write(one.dir.path().join("itsmid.toml"), config).unwrap();
-    std::fs::write(one.dir.path().join("zoho-secret"), "demo-zoho-secret").unwrap();
-    std::fs::write(one.dir.path().join("zoho-refresh"), "demo-zoho-refresh").unwrap();
+    write_secret(one.dir.path().join("zoho-secret"), "demo-zoho-secret");
+    write_secret(one.dir.path().join("zoho-refresh"), "demo-zoho-refresh");
     one.write_identities("");
     let (exit, report) = one.check().await;
     assert_eq!(exit, 0, "{report:#}");

@@ -369,6 +369,8 @@ impl State {
         let config_path = self.config_path.clone();
         let backoffs = Arc::clone(&self.backoffs);
         let result = match tokio::spawn(async move {
+            #[cfg(debug_assertions)]
+            panic_once_for_tests();
             let mut fingerprints = std::collections::BTreeMap::new();
             let mut held = crate::check::Held::new();
             let loaded =
@@ -473,6 +475,19 @@ impl State {
         }
         status.last_run = Some(last);
         status.interval
+    }
+}
+
+/// A test-only fault switch: when `ITSMID_TEST_PANIC_ONCE` names a file
+/// that exists, the run removes it and panics, so a test can show the
+/// schedule going on after a panic. Compiled into debug builds only: a
+/// release build has no such switch.
+#[cfg(debug_assertions)]
+fn panic_once_for_tests() {
+    if let Some(flag) = std::env::var_os("ITSMID_TEST_PANIC_ONCE")
+        && std::fs::remove_file(&flag).is_ok()
+    {
+        panic!("test hook: a panic inside the run");
     }
 }
 

@@ -267,7 +267,9 @@ pub struct LoadOptions<'a> {
     pub accept_large_change: bool,
     pub loaded_at: String,
     /// Test hook: stop (sleep) after writing this many rows, so a test can
-    /// kill the process in the middle of a load.
+    /// kill the process in the middle of a load. Debug builds only: a
+    /// release binary has no way to stall a load that holds the store.
+    #[cfg(debug_assertions)]
     pub pause_after_rows: Option<u64>,
 }
 
@@ -355,6 +357,7 @@ pub fn load(
 
     // Pass 2: write the new versions.
     closed.sort_unstable();
+    #[cfg(debug_assertions)]
     let pause = options.pause_after_rows;
     let snapshot = tx.write(
         &options.loaded_at,
@@ -375,9 +378,10 @@ pub fn load(
             }
             Ok(())
         },
-        &mut |written| {
-            if pause == Some(written) {
-                eprintln!("itsmid: test hook: paused after {written} rows");
+        &mut |_written| {
+            #[cfg(debug_assertions)]
+            if pause == Some(_written) {
+                eprintln!("itsmid: test hook: paused after {_written} rows");
                 loop {
                     std::thread::sleep(std::time::Duration::from_secs(1));
                 }

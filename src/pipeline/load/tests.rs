@@ -140,6 +140,7 @@ fn options(pipeline: &PipelineConfig) -> LoadOptions<'_> {
         dry_run: false,
         accept_large_change: false,
         loaded_at: "2026-11-26T00:00:00Z".into(),
+        #[cfg(debug_assertions)]
         pause_after_rows: None,
     }
 }
