@@ -11,7 +11,9 @@ use itsmid_connectors::{ItsmUser, ReadinessInput, ReadinessKind};
 
 use super::{Connected, EntryRef, EntryResult};
 use crate::identities::{Identity, IdentityKind};
-use crate::report::{EntryStatus, Finding, FindingCode, ReadinessStatus, SystemRow, SystemStatus};
+use crate::report::{
+    CredentialCheck, EntryStatus, Finding, FindingCode, ReadinessStatus, SystemRow, SystemStatus,
+};
 
 /// What the probe of one system is given, or why it is skipped.
 enum Plan {
@@ -21,6 +23,8 @@ enum Plan {
         users: Vec<String>,
     },
     Skip(&'static str),
+    /// Not sent: the probe would see what another account sees.
+    CannotTell(&'static str),
 }
 
 /// Runs the probes and records their findings and each row's readiness.
@@ -40,7 +44,7 @@ pub(super) async fn probe(
         futures_util::future::join_all(connected.iter().zip(&plans).map(|(c, plan)| async move {
             match plan {
                 Plan::Probe { input, .. } => Some(c.connector.readiness(input).await),
-                Plan::Skip(_) => None,
+                Plan::Skip(_) | Plan::CannotTell(_) => None,
             }
         }))
         .await;
@@ -55,12 +59,24 @@ pub(super) async fn probe(
         row.rate_limit_waits = c.connector.http().rate_limit_waits();
         row.notes = c.connector.http().notes();
         let (Plan::Probe { users, .. }, Some(readiness)) = (plan, answer) else {
-            if let Plan::Skip(why) = plan {
-                row.readiness = ReadinessStatus::Skipped;
-                row.readiness_detail = Some((*why).to_owned());
+            match plan {
+                Plan::Skip(why) => {
+                    row.readiness = ReadinessStatus::Skipped;
+                    row.readiness_detail = Some((*why).to_owned());
+                }
+                Plan::CannotTell(why) => {
+                    row.readiness = ReadinessStatus::Unavailable;
+                    row.readiness_detail = Some((*why).to_owned());
+                }
+                Plan::Probe { .. } => {}
             }
             continue;
         };
+        // The bot's own record's settings (BOT_SETTING, judged with the
+        // credential check) are part of its readiness too (SPEC 5.1).
+        let settings_off = findings.iter().any(|f| {
+            f.code == FindingCode::BotSetting && f.integration.as_deref() == Some(integration)
+        });
         for problem in &readiness.problems {
             let (code, urid) = match problem.kind {
                 ReadinessKind::PermissionMissing => (FindingCode::BotPermissionMissing, bot_urid),
@@ -77,7 +93,7 @@ pub(super) async fn probe(
                     .values(problem.expected.clone(), problem.actual.clone()),
             );
         }
-        row.readiness = if !readiness.problems.is_empty() {
+        row.readiness = if !readiness.problems.is_empty() || settings_off {
             ReadinessStatus::Problems
         } else if !readiness.cannot_tell.is_empty() {
             ReadinessStatus::Unavailable
@@ -128,6 +144,11 @@ fn plan(
     let Some(bot) = verified(bot_index) else {
         return Plan::Skip("the bot's entry is not verified");
     };
+    if row.credential_check == CredentialCheck::Mismatch {
+        return Plan::CannotTell(
+            "the connector's credentials are not the bot's (BOT_CREDENTIAL_MISMATCH): a probe would see what another account sees",
+        );
+    }
     let mut users = Vec::new();
     let mut accounts = Vec::new();
     for (i, person) in people.iter().enumerate() {

@@ -293,7 +293,8 @@ async fn bot_settings_that_are_off_are_warnings_from_the_lookups_record() {
     );
     assert_eq!(found[0]["severity"], "warning");
     assert_eq!(report["summary"]["warnings"], 2);
-    assert_eq!(system_row(&report, "snow")["readiness"], "ok");
+    // The bot's own settings are part of its readiness (SPEC 5.1).
+    assert_eq!(system_row(&report, "snow")["readiness"], "problems");
     // Read from the lookups' records: no request of their own.
     assert_eq!(requests(&report), requests(&without_probe) + 2);
 }
