@@ -353,10 +353,12 @@ impl State {
                 jiff::Timestamp::now().duration_since(at) > limit
             }
         };
-        if last.outcome.succeeded() && !stale {
-            Health::Ok
-        } else {
+        // A refused source is not a failed run; it degrades the health once
+        // no run has loaded for two intervals.
+        if last.outcome == RunOutcome::Failed || stale {
             Health::Degraded
+        } else {
+            Health::Ok
         }
     }
 

@@ -18,15 +18,25 @@ use crate::config::SecretRef;
 use crate::report::Finding;
 
 /// What identifies a finding from one run to the next: its code, the
-/// identity and the integration it is about. Its message may change
-/// (a count, a name) without it being a new problem.
-type Key<'a> = (&'static str, Option<&'a str>, Option<&'a str>);
+/// identity and the integration it is about, and what it expected and
+/// found (two findings of one code on one identity, such as two missing
+/// roles, are two problems). Its message may change (a count, a name)
+/// without it being a new problem.
+type Key<'a> = (
+    &'static str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 fn key(finding: &Finding) -> Key<'_> {
     (
         finding.code.as_str(),
         finding.unique_record_id.as_deref(),
         finding.integration.as_deref(),
+        finding.expected.as_deref(),
+        finding.actual.as_deref(),
     )
 }
 
@@ -240,6 +250,28 @@ mod tests {
         assert!(err.contains("use https://"), "{err}");
         assert!(check_url("ftp://x").is_err());
         assert!(check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn two_findings_of_one_code_on_one_identity_are_told_apart() {
+        let role = |missing: &str| {
+            finding(
+                FindingCode::BotPermissionMissing,
+                "bot@acme.com",
+                "snow",
+                "x",
+            )
+            .values(Some("itil".into()), Some(missing.into()))
+        };
+        let before = [role("itil"), role("sn_request_write")];
+        let after = [role("itil")];
+        let changes = Changes::between(&before, &after);
+        assert_eq!(changes.cleared.len(), 1);
+        assert_eq!(
+            changes.cleared[0].actual.as_deref(),
+            Some("sn_request_write")
+        );
+        assert!(changes.new.is_empty());
     }
 
     #[test]

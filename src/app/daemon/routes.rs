@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State as Extract;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,7 +32,27 @@ pub(super) fn router(state: Shared) -> Router {
         .route("/api/v1/users", get(users))
         .route("/api/v1/runs", post(start_run))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(refuse_large_bodies))
         .with_state(state)
+}
+
+/// 413 for a declared body over the limit on any route, before it is read.
+async fn refuse_large_bodies(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return message(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is over 64 KiB; no route reads one that large",
+        );
+    }
+    next.run(request).await
 }
 
 fn json_body(status: StatusCode, text: String) -> Response {
@@ -253,14 +273,18 @@ async fn start_run(
 /// Whether the request carries `Authorization: Bearer <token>`, compared in
 /// constant time.
 pub fn authorized(headers: &HeaderMap, token: &SecretString) -> bool {
-    let Some(given) = headers
+    let Some(value) = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
     else {
         return false;
     };
-    constant_time_eq(given.trim().as_bytes(), token.expose_secret().as_bytes())
+    // The scheme is case-insensitive (RFC 9110); the token is not.
+    let Some((scheme, given)) = value.split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer")
+        && constant_time_eq(given.trim().as_bytes(), token.expose_secret().as_bytes())
 }
 
 /// Compares every byte whatever the first difference, so the time taken
@@ -290,6 +314,7 @@ mod tests {
     fn only_the_exact_bearer_token_is_authorized() {
         let token = SecretString::from("s3cret-token");
         assert!(authorized(&headers(Some("Bearer s3cret-token")), &token));
+        assert!(authorized(&headers(Some("bearer s3cret-token")), &token));
         assert!(!authorized(&headers(None), &token));
         assert!(!authorized(&headers(Some("Bearer s3cret-toke")), &token));
         assert!(!authorized(&headers(Some("Bearer s3cret-token2")), &token));
