@@ -305,13 +305,16 @@ fn propose_spelling(
     let [spelling] = matches.as_slice() else {
         return;
     };
-    if identity
+    // Another entry spelled so, or spelled another way, would make two
+    // entries for one integration.
+    let same_system = identity
         .itsm
         .iter()
-        .any(|e| e.integration.as_str() == *spelling)
-    {
+        .filter(|e| e.integration.as_str().eq_ignore_ascii_case(spelling))
+        .count();
+    if same_system > 1 {
         plan.notes.push(format!(
-            "{written}: the identity also has an entry for \"{spelling}\"; remove one of them by hand"
+            "{written}: the identity has another entry for \"{spelling}\" in some spelling; remove one of them by hand"
         ));
         return;
     }

@@ -533,3 +533,16 @@ async fn readiness_findings_are_listed_with_their_fixes_and_nothing_else() {
     let table = plan.to_table();
     assert!(table.contains("fix: grant itil"), "{table}");
 }
+
+#[tokio::test]
+async fn two_spellings_of_one_integration_are_left_for_a_person() {
+    let text = BOT_WITH_SNOW_IN_CAPITALS.to_owned()
+        + "\n[[bot.itsm]]\nintegration = \"Snow\"\nexternal_id = \"moveworks.bot\"\n";
+    let ids = Identities::parse(Path::new("i.toml"), &text, &[]).unwrap();
+    let run = check_run(vec![
+        (BOT, 0, EntryStatus::UnknownIntegration, None),
+        (BOT, 1, EntryStatus::UnknownIntegration, None),
+    ]);
+    let plan = planned(&ids, &run).await;
+    assert!(changes(&plan, BOT, "snow").is_empty(), "{plan:#?}");
+}

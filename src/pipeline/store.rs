@@ -532,8 +532,14 @@ impl LoadTx<'_> {
     }
 
     /// Sets the snapshot's counts, drops what only older snapshots than
-    /// the last `keep` needed, and commits.
-    pub fn commit(self, snapshot: i64, counts: [u64; 5], keep: u32) -> Result<(), StoreError> {
+    /// the last `keep` (and than `protect`, when older) needed, and commits.
+    pub fn commit(
+        self,
+        snapshot: i64,
+        counts: [u64; 5],
+        keep: u32,
+        protect: Option<i64>,
+    ) -> Result<(), StoreError> {
         let [users, added, removed, changed, unchanged] = counts.map(|c| c as i64);
         self.tx
             .execute(
@@ -542,7 +548,7 @@ impl LoadTx<'_> {
                 params![snapshot, users, added, removed, changed, unchanged],
             )
             .map_err(|e| self.err(e))?;
-        let oldest_kept = snapshot - i64::from(keep) + 1;
+        let oldest_kept = (snapshot - i64::from(keep) + 1).min(protect.unwrap_or(i64::MAX));
         if oldest_kept > 1 {
             self.tx
                 .execute(
@@ -602,7 +608,7 @@ mod tests {
                 &mut |_| {},
             )
             .expect("write");
-        tx.commit(snapshot, [users.len() as u64, 0, 0, 0, 0], 2)
+        tx.commit(snapshot, [users.len() as u64, 0, 0, 0, 0], 2, None)
             .expect("commit");
         snapshot
     }

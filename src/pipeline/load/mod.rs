@@ -388,6 +388,12 @@ pub fn load(
             }
         },
     )?;
+    // Pruning keeps the drift window's baseline and every load since, or a
+    // daemon loading every 30 minutes would never keep a load a day old.
+    let baseline = match drift_baseline(&tx, options)? {
+        Some(baseline) => Some(baseline.id),
+        None => tx.snapshots()?.first().map(|oldest| oldest.id),
+    };
     tx.commit(
         snapshot,
         [
@@ -398,6 +404,7 @@ pub fn load(
             counts.unchanged,
         ],
         options.keep_snapshots,
+        baseline,
     )?;
     Ok(LoadOutcome {
         counts,
@@ -420,24 +427,7 @@ fn drift_block(
     options: &LoadOptions<'_>,
     previous: Option<&Snapshot>,
 ) -> Result<Option<Blocked>, StoreError> {
-    let Ok(now) = options.loaded_at.parse::<jiff::Timestamp>() else {
-        return Ok(None);
-    };
-    let Ok(window) = jiff::SignedDuration::try_from(options.pipeline.drift_window) else {
-        return Ok(None);
-    };
-    let Ok(cutoff) = now.checked_sub(window) else {
-        return Ok(None);
-    };
-    let baseline = tx
-        .snapshots()?
-        .into_iter()
-        .filter(|s| {
-            s.loaded_at
-                .parse::<jiff::Timestamp>()
-                .is_ok_and(|at| at <= cutoff)
-        })
-        .max_by_key(|s| s.id);
+    let baseline = drift_baseline(tx, options)?;
     let Some(baseline) = baseline.filter(|b| previous.is_none_or(|p| p.id != b.id)) else {
         return Ok(None);
     };
@@ -456,6 +446,32 @@ fn drift_block(
             },
         ),
     )
+}
+
+/// The newest kept load that committed at least `drift_window` before this
+/// load started.
+fn drift_baseline(
+    tx: &LoadTx<'_>,
+    options: &LoadOptions<'_>,
+) -> Result<Option<Snapshot>, StoreError> {
+    let Ok(now) = options.loaded_at.parse::<jiff::Timestamp>() else {
+        return Ok(None);
+    };
+    let Ok(window) = jiff::SignedDuration::try_from(options.pipeline.drift_window) else {
+        return Ok(None);
+    };
+    let Ok(cutoff) = now.checked_sub(window) else {
+        return Ok(None);
+    };
+    Ok(tx
+        .snapshots()?
+        .into_iter()
+        .filter(|s| {
+            s.loaded_at
+                .parse::<jiff::Timestamp>()
+                .is_ok_and(|at| at <= cutoff)
+        })
+        .max_by_key(|s| s.id))
 }
 
 /// Users of snapshot `baseline` that this load removes or changes, counted

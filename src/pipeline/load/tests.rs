@@ -319,3 +319,43 @@ fn accepting_a_large_change_lets_a_drift_through() {
     let third = load(&mut store, &users(200, &more), &schema, &accepted).expect("third");
     assert!(third.blocked.is_none() && third.snapshot == Some(3));
 }
+
+#[test]
+fn pruning_keeps_the_drift_windows_baseline_so_a_frequent_drain_is_still_blocked() {
+    let (schema, pipeline) = (schema(), pipeline());
+    let dir = tempfile::tempdir().expect("dir");
+    let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+    let keep_two = |loaded_at: &str| LoadOptions {
+        keep_snapshots: 2,
+        ..at(&pipeline, loaded_at)
+    };
+    load(
+        &mut store,
+        &users(200, &[]),
+        &schema,
+        &keep_two("2026-11-01T00:00:00Z"),
+    )
+    .expect("first");
+    // 3% every six hours: never more than 10% against the last load.
+    for (hour, gone) in [(6, 6), (12, 12), (18, 18)] {
+        let removed: Vec<usize> = (0..gone).collect();
+        let loaded_at = format!("2026-11-01T{hour:02}:00:00Z");
+        let outcome = load(
+            &mut store,
+            &users(200, &removed),
+            &schema,
+            &keep_two(&loaded_at),
+        )
+        .expect("a load");
+        assert!(outcome.blocked.is_none(), "{hour}h: {:?}", outcome.blocked);
+    }
+    let removed: Vec<usize> = (0..24).collect();
+    let next_day = keep_two("2026-11-02T01:00:00Z");
+    let outcome = load(&mut store, &users(200, &removed), &schema, &next_day).expect("a load");
+    let blocked = outcome.blocked.expect("12% against the load of a day ago");
+    assert!(
+        blocked.reason.contains("against snapshot 1"),
+        "{}",
+        blocked.reason
+    );
+}
