@@ -318,39 +318,19 @@ impl Probe<'_> {
 
     // --- customers ------------------------------------------------------
 
-    /// One desk lookup, then one customer search per manual user: `query`
-    /// is a fuzzy match, so the `accountId` is compared exactly.
+    /// One customer search per manual user, on the desk the project key
+    /// names: `query` is a fuzzy match, so the `accountId` is compared
+    /// exactly.
     async fn customers(&mut self, project: &str) {
         const PART: &str = "customers";
         let users = &self.input.users;
         if users.is_empty() {
             return;
         }
-        let desk_path = format!("{SERVICE_DESK_PATH}/projectKey:{project}");
-        let reply = match self.get(self.spec(&desk_path), &[]).await {
-            Ok(reply) if reply.status.is_success() => reply,
-            Ok(reply) => {
-                return self.cannot(
-                    PART,
-                    format!(
-                        "Jira names no service desk for project {project} ({}): a project that is not a Jira Service Management project has no customers",
-                        refusal(&reply)
-                    ),
-                );
-            }
-            Err(why) => return self.cannot(PART, why),
-        };
-        let desk: wire::ServiceDesk = match self.decode(&reply) {
-            Ok(desk) => desk,
-            Err(why) => return self.cannot(PART, why),
-        };
-        let Some(desk_id) = desk_id(&desk.id) else {
-            return self.cannot(
-                PART,
-                format!("the service desk's id {} is not a number", desk.id),
-            );
-        };
-        let customer_path = format!("{SERVICE_DESK_PATH}/{desk_id}/customer");
+        // The project key stands for the desk's id ("Using project
+        // identifiers"), so no request finds the desk first: the check costs
+        // at most one request per manual user (SPEC 5.1).
+        let customer_path = format!("{SERVICE_DESK_PATH}/projectKey:{project}/customer");
         // SPEC: at most one request per manual user; a user who cannot be
         // searched leaves a request for another user's second page.
         let mut budget = users.len();
@@ -381,6 +361,17 @@ impl Probe<'_> {
                 }
                 let reply = match self.get(spec, &[]).await {
                     Ok(reply) if reply.status.is_success() => reply,
+                    // No desk for the project: not a Service Management
+                    // project, or the site has none.
+                    Ok(reply) if reply.status == reqwest::StatusCode::NOT_FOUND => {
+                        return self.cannot(
+                            PART,
+                            format!(
+                                "Jira names no service desk for project {project} ({}): a project that is not a Jira Service Management project has no customers",
+                                refusal(&reply)
+                            ),
+                        );
+                    }
                     // Only an agent (or admin) of the desk may list its
                     // customers: SERVICEDESK_AGENT's finding says so.
                     Ok(reply) => {
@@ -602,16 +593,6 @@ fn customer_query(user: &ItsmUser) -> Option<String> {
         .filter(|q| !q.is_empty())
 }
 
-/// The service desk's id, only digits, since it goes into a URL path.
-fn desk_id(value: &serde_json::Value) -> Option<String> {
-    let id = match value {
-        serde_json::Value::String(id) => id.clone(),
-        serde_json::Value::Number(n) => n.to_string(),
-        _ => return None,
-    };
-    (!id.is_empty() && id.chars().all(|c| c.is_ascii_digit())).then_some(id)
-}
-
 /// A Jira issue key (`ITH-3`), checked before it goes into a URL path.
 fn is_issue_key(key: &str) -> bool {
     key.split_once('-').is_some_and(|(project, number)| {
@@ -667,11 +648,7 @@ mod tests {
     }
 
     #[test]
-    fn only_digit_desk_ids_and_plain_issue_keys_reach_a_url_path() {
-        assert_eq!(desk_id(&serde_json::json!("10001")), Some("10001".into()));
-        assert_eq!(desk_id(&serde_json::json!(7)), Some("7".into()));
-        assert_eq!(desk_id(&serde_json::json!("../x")), None);
-        assert_eq!(desk_id(&serde_json::json!("")), None);
+    fn only_plain_issue_keys_reach_a_url_path() {
         assert!(is_issue_key("ITH-3"));
         assert!(is_issue_key("IT2_DESK-10"));
         assert!(!is_issue_key("ITH-3/../x"));

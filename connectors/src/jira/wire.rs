@@ -99,13 +99,6 @@ pub(crate) struct ErrorBody {
     pub error_message: Option<String>,
 }
 
-/// `ServiceDeskDTO`: `id` is a string in Atlassian's examples; a number
-/// is read too.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct ServiceDesk {
-    pub id: serde_json::Value,
-}
-
 /// `PagedDTOUserDTO`, the answer of a service desk's customer list.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

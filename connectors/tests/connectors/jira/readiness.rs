@@ -1,10 +1,10 @@
 //! Jira bot readiness (SPEC section 5.1): the exact GET requests the probe
 //! sends (groups through `/myself?expand=groups`, `/mypermissions` in the
-//! project's context, the service desk and one customer search per manual
-//! user with the experimental opt-in header, the newest issue and its
-//! transitions), how each answer is read, and each "cannot tell": the
-//! groups and permissions here, the customers in `customers`, the workflow
-//! in `workflow`, the simulator's side in `simulator`.
+//! project's context, one customer search per manual user on the desk the
+//! project key names, with the experimental opt-in header, the newest issue
+//! and its transitions), how each answer is read, and each "cannot tell":
+//! the groups and permissions here, the customers in `customers`, the
+//! workflow in `workflow`, the simulator's side in `simulator`.
 //!
 //! A catch-all answers anything unexpected with 599, which the probe can
 //! only read as "cannot tell", so a stray request shows in the assertions.
@@ -25,8 +25,10 @@ mod simulator;
 mod workflow;
 
 const CASEY_ID: &str = "qm:a6e2b3c4-1d2e-4f5a-8b9c-0d1e2f3a4b5c:5e5f5a5b5c5d5e5f";
+/// The desk lookup the probe no longer sends: the project key names the
+/// desk in the customer path itself.
 const DESK_PATH: &str = "/rest/servicedeskapi/servicedesk/projectKey:ITH";
-const CUSTOMER_PATH: &str = "/rest/servicedeskapi/servicedesk/10001/customer";
+const CUSTOMER_PATH: &str = "/rest/servicedeskapi/servicedesk/projectKey:ITH/customer";
 const TRANSITIONS_PATH: &str = "/rest/api/3/issue/ITH-3/transitions";
 
 /// A Jira client whose `[connectors.readiness]` names `project`.
@@ -134,7 +136,6 @@ fn ready_transitions() -> Value {
 struct Answers {
     groups: ResponseTemplate,
     permissions: ResponseTemplate,
-    desk: ResponseTemplate,
     search: ResponseTemplate,
     transitions: ResponseTemplate,
 }
@@ -148,18 +149,16 @@ impl Default for Answers {
                 None,
             )),
             permissions: json_answer(permissions(&[])),
-            desk: json_answer(
-                json!({"id": "10001", "projectId": "11001", "projectName": "IT Help",
-                                     "projectKey": "ITH", "_links": {"self": "https://acme.atlassian.net/rest/servicedeskapi/servicedesk/10001"}}),
-            ),
             search: json_answer(newest("ITH-3", "Waiting for support", "new")),
             transitions: json_answer(ready_transitions()),
         }
     }
 }
 
-/// Mounts each answer with its exact request and how often it must come.
-async fn mount(server: &MockServer, answers: Answers, times: [u64; 5]) {
+/// Mounts each answer with its exact request and how often it must come
+/// (groups, permissions, newest issue, transitions); a desk lookup must
+/// never come.
+async fn mount(server: &MockServer, answers: Answers, times: [u64; 4]) {
     let needed = NEEDED_PERMISSIONS.join(",");
     let routes = [
         (
@@ -181,13 +180,6 @@ async fn mount(server: &MockServer, answers: Answers, times: [u64; 5]) {
         ),
         (
             Mock::given(method("GET"))
-                .and(path(DESK_PATH))
-                .and(|r: &Request| r.url.query().is_none())
-                .and(header("authorization", BOT_BASIC)),
-            answers.desk,
-        ),
-        (
-            Mock::given(method("GET"))
                 .and(path("/rest/api/3/search/jql"))
                 .and(raw_query(
                     "jql=project+%3D+%22ITH%22+ORDER+BY+created+DESC&maxResults=1&fields=status",
@@ -206,6 +198,11 @@ async fn mount(server: &MockServer, answers: Answers, times: [u64; 5]) {
     for ((mock, answer), times) in routes.into_iter().zip(times) {
         mock.respond_with(answer).expect(times).mount(server).await;
     }
+    Mock::given(path(DESK_PATH))
+        .respond_with(ResponseTemplate::new(599))
+        .expect(0)
+        .mount(server)
+        .await;
 }
 
 /// One customer search: `query` exactly, with the opt-in header.
@@ -250,7 +247,7 @@ fn cannot_tell(found: &Readiness, part: &str) -> String {
 async fn without_a_project_only_the_groups_are_asked_in_one_request() {
     let server = MockServer::start().await;
     mount_nothing_but_get(&server).await;
-    mount(&server, Answers::default(), [1, 0, 0, 0, 0]).await;
+    mount(&server, Answers::default(), [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
     let jira = probe_client(&server, None);
 
@@ -271,7 +268,7 @@ async fn a_bot_in_no_service_management_group_lacks_agent_access() {
         )),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 0, 0, 0, 0]).await;
+    mount(&server, answers, [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, None).readiness(&input(vec![])).await;
@@ -305,7 +302,7 @@ async fn configured_groups_replace_the_default_ones() {
         groups: json_answer(myself_with_groups(BOT_ID, &["helpdesk-agents"], None)),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 0, 0, 0, 0]).await;
+    mount(&server, answers, [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
     let mut settings = settings(System::Jira, &server, bot_credentials());
     settings.readiness.groups = vec!["helpdesk-agents".into()];
@@ -325,7 +322,7 @@ async fn the_groups_of_credentials_that_are_not_the_bots_cannot_tell() {
         )),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 0, 0, 0, 0]).await;
+    mount(&server, answers, [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, None).readiness(&input(vec![])).await;
@@ -349,7 +346,7 @@ async fn a_group_list_cut_short_without_a_match_cannot_tell() {
         )),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 0, 0, 0, 0]).await;
+    mount(&server, answers, [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, None).readiness(&input(vec![])).await;
@@ -365,7 +362,7 @@ async fn a_refused_groups_read_cannot_tell_and_the_probe_goes_on() {
         groups: error_answer(403, json!({"errorMessages": ["Forbidden"], "errors": {}})),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 1, 1, 1, 1]).await;
+    mount(&server, answers, [1, 1, 1, 1]).await;
     mount_customers(
         &server,
         "pat@acme.com",
@@ -381,16 +378,16 @@ async fn a_refused_groups_read_cannot_tell_and_the_probe_goes_on() {
     assert!(found.problems.is_empty(), "{:#?}", found.problems);
     assert_eq!(found.cannot_tell.len(), 1, "{:?}", found.cannot_tell);
     assert!(cannot_tell(&found, "groups").contains("HTTP 403: Forbidden"));
-    assert_eq!(jira.http().requests_sent(), 6);
+    assert_eq!(jira.http().requests_sent(), 5);
 }
 
 // --- the whole probe ----------------------------------------------------
 
 #[tokio::test]
-async fn a_ready_bot_costs_five_requests_and_one_per_manual_user() {
+async fn a_ready_bot_costs_four_requests_and_one_per_manual_user() {
     let server = MockServer::start().await;
     mount_nothing_but_get(&server).await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     // `query` is a fuzzy match: a prefix match of someone else is ignored.
     mount_customers(
         &server,
@@ -412,7 +409,7 @@ async fn a_ready_bot_costs_five_requests_and_one_per_manual_user() {
     let found = jira.readiness(&input(vec![pat(), casey()])).await;
 
     assert_ready(&found);
-    assert_eq!(jira.http().requests_sent(), 7);
+    assert_eq!(jira.http().requests_sent(), 6, "4 + one per manual user");
 }
 
 #[tokio::test]
@@ -428,7 +425,7 @@ async fn every_missing_permission_is_listed_in_one_finding() {
         transitions: json_answer(json!({"expand": "transitions", "transitions": []})),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 1, 0, 1, 1]).await;
+    mount(&server, answers, [1, 1, 1, 1]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, Some("ITH"))
@@ -478,7 +475,7 @@ async fn a_project_jira_hides_is_browse_projects_missing_and_nothing_more_is_ask
         ),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 1, 0, 0, 0]).await;
+    mount(&server, answers, [1, 1, 0, 0]).await;
     mount_customers(
         &server,
         "pat@acme.com",
@@ -515,7 +512,7 @@ async fn unknown_permission_keys_cannot_tell_and_the_rest_is_still_checked() {
         ),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 1, 1, 1, 1]).await;
+    mount(&server, answers, [1, 1, 1, 1]).await;
     mount_customers(
         &server,
         "pat@acme.com",
@@ -549,7 +546,7 @@ async fn a_permission_answer_that_leaves_a_key_out_cannot_tell_for_that_key() {
         permissions: json_answer(partial),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 1, 0, 1, 1]).await;
+    mount(&server, answers, [1, 1, 1, 1]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, Some("ITH"))
@@ -568,7 +565,7 @@ async fn a_server_error_after_retries_cannot_tell_and_the_probe_goes_on() {
         ..Answers::default()
     };
     // 4 attempts (support::settings), then the next parts.
-    mount(&server, answers, [1, 4, 0, 1, 1]).await;
+    mount(&server, answers, [1, 4, 1, 1]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, Some("ITH"))
@@ -586,7 +583,7 @@ async fn an_answer_that_is_not_jiras_json_cannot_tell() {
         groups: ResponseTemplate::new(200).set_body_raw("<html>login</html>", "text/html"),
         ..Answers::default()
     };
-    mount(&server, answers, [1, 0, 0, 0, 0]).await;
+    mount(&server, answers, [1, 0, 0, 0]).await;
     mount_catch_all(&server).await;
 
     let found = probe_client(&server, None).readiness(&input(vec![])).await;

@@ -1,6 +1,7 @@
-//! The customer check of Jira readiness: one desk lookup, then one search
-//! per manual user with the experimental opt-in header, compared by
-//! accountId, within SPEC's budget of one request per user.
+//! The customer check of Jira readiness: one search per manual user on the
+//! desk the project key names (no desk lookup first), with the
+//! experimental opt-in header, compared by accountId, within SPEC's budget
+//! of one request per user.
 
 use serde_json::json;
 use wiremock::matchers::{method, path};
@@ -17,7 +18,7 @@ use itsmid_connectors::{Connector, ReadinessKind};
 #[tokio::test]
 async fn a_user_the_customer_search_does_not_return_is_not_a_customer() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     mount_customers(
         &server,
         "customer@partner.example",
@@ -59,7 +60,7 @@ async fn a_user_the_customer_search_does_not_return_is_not_a_customer() {
 #[tokio::test]
 async fn a_bot_that_may_not_list_customers_cannot_tell_after_one_request() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     mount_customers(
         &server,
         "pat@acme.com",
@@ -75,10 +76,9 @@ async fn a_bot_that_may_not_list_customers_cannot_tell_after_one_request() {
     )
     .await;
     mount_catch_all(&server).await;
+    let jira = probe_client(&server, Some("ITH"));
 
-    let found = probe_client(&server, Some("ITH"))
-        .readiness(&input(vec![pat(), casey()]))
-        .await;
+    let found = jira.readiness(&input(vec![pat(), casey()])).await;
 
     assert!(found.problems.is_empty(), "{:#?}", found.problems);
     let why = cannot_tell(&found, "customers");
@@ -86,40 +86,52 @@ async fn a_bot_that_may_not_list_customers_cannot_tell_after_one_request() {
         why.contains("HTTP 403: You do not have permission"),
         "{why}"
     );
+    assert_eq!(jira.http().requests_sent(), 5, "4 + the one refused search");
 }
 
 #[tokio::test]
 async fn a_project_without_a_service_desk_cannot_tell_the_customers() {
     let server = MockServer::start().await;
-    let answers = Answers {
-        desk: error_answer(
-            404,
-            json!({"errorMessage": "The service desk projectKey:ITH does not exist.", "i18nErrorMessage": {"i18nKey": "x", "parameters": []}}),
-        ),
-        ..Answers::default()
-    };
-    mount(&server, answers, [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
+    // No desk lookup: the first customer search is what finds no desk.
     mount_customers(
         &server,
         "pat@acme.com",
-        json_answer(customer_page(&[], true)),
+        error_answer(
+            404,
+            json!({"errorMessage": "The service desk projectKey:ITH does not exist.", "i18nErrorMessage": {"i18nKey": "x", "parameters": []}}),
+        ),
+        1,
+    )
+    .await;
+    mount_customers(
+        &server,
+        "customer@partner.example",
+        json_answer(customer_page(&[CASEY_ID], true)),
         0,
     )
     .await;
     mount_catch_all(&server).await;
+    let jira = probe_client(&server, Some("ITH"));
 
-    let found = probe_client(&server, Some("ITH"))
-        .readiness(&input(vec![pat()]))
-        .await;
+    let found = jira.readiness(&input(vec![pat(), casey()])).await;
 
     assert!(found.problems.is_empty(), "{:#?}", found.problems);
-    assert!(cannot_tell(&found, "customers").contains("no service desk for project ITH (HTTP 404"));
+    let why = cannot_tell(&found, "customers");
+    assert!(
+        why.contains(
+            "no service desk for project ITH (HTTP 404: The service desk projectKey:ITH does not exist.)"
+        ),
+        "{why}"
+    );
+    assert_eq!(found.cannot_tell.len(), 1, "{:?}", found.cannot_tell);
+    assert_eq!(jira.http().requests_sent(), 5, "4 + the first search");
 }
 
 #[tokio::test]
 async fn without_manual_users_no_service_desk_request_is_made() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 0, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     mount_catch_all(&server).await;
     let jira = probe_client(&server, Some("ITH"));
 
@@ -130,7 +142,7 @@ async fn without_manual_users_no_service_desk_request_is_made() {
 #[tokio::test]
 async fn a_second_page_is_read_only_with_a_request_left_over() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     // No e-mail and no name: nothing to search by, so its request is free.
     let mut nameless = account("5d53f3cbc6b9320d9ea5bdc2", None, "");
     nameless.full_name = None;
@@ -157,15 +169,15 @@ async fn a_second_page_is_read_only_with_a_request_left_over() {
     assert!(cannot_tell(&found, "customers").contains("5d53f3cbc6b9320d9ea5bdc2"));
     assert_eq!(
         jira.http().requests_sent(),
-        7,
-        "5 + one customer request per user"
+        6,
+        "4 + one customer request per user"
     );
 }
 
 #[tokio::test]
 async fn a_first_page_that_does_not_settle_a_user_cannot_tell_within_the_budget() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     mount_customers(
         &server,
         "pat@acme.com",
@@ -180,13 +192,13 @@ async fn a_first_page_that_does_not_settle_a_user_cannot_tell_within_the_budget(
 
     assert!(found.problems.is_empty(), "{:#?}", found.problems);
     assert!(cannot_tell(&found, "customers").contains("more pages"));
-    assert_eq!(jira.http().requests_sent(), 6);
+    assert_eq!(jira.http().requests_sent(), 5);
 }
 
 #[tokio::test]
 async fn a_user_with_a_hidden_email_is_searched_by_name() {
     let server = MockServer::start().await;
-    mount(&server, Answers::default(), [1, 1, 1, 1, 1]).await;
+    mount(&server, Answers::default(), [1, 1, 1, 1]).await;
     let hana = account("5d53f3cbc6b9320d9ea5bdc2", None, "Hana Hidden");
     mount_customers(
         &server,

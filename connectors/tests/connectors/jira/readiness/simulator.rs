@@ -60,7 +60,7 @@ fn kinds(found: &Readiness) -> Vec<ReadinessKind> {
 }
 
 #[tokio::test]
-async fn the_fixture_finds_the_bot_ready_in_help_for_five_requests_and_one_per_user() {
+async fn the_fixture_finds_the_bot_ready_in_help_for_four_requests_and_one_per_user() {
     let sim = simulator(&fixture("jira.json")).await;
     let jira = client(&sim, Some("HELP"));
 
@@ -68,7 +68,11 @@ async fn the_fixture_finds_the_bot_ready_in_help_for_five_requests_and_one_per_u
 
     assert!(found.problems.is_empty(), "{:#?}", found.problems);
     assert!(found.cannot_tell.is_empty(), "{:?}", found.cannot_tell);
-    assert_eq!(jira.http().requests_sent(), 9);
+    assert_eq!(
+        jira.http().requests_sent(),
+        4 + 4,
+        "4 + one per manual user"
+    );
 }
 
 #[tokio::test]
@@ -201,7 +205,7 @@ async fn the_data_stages_each_cannot_tell() {
                     .map(|p| p.remove("serviceDeskId"));
             }),
             "customers",
-            "no service desk for project HELP (HTTP 404",
+            "no service desk for project HELP (HTTP 404: The service desk projectKey:HELP does not exist",
         ),
         (
             "a bot that is neither agent nor project admin",
@@ -329,6 +333,21 @@ async fn the_simulator_speaks_jiras_readiness_shapes() {
     );
     let (_, same) = body(get("/rest/servicedeskapi/servicedesk/2")).await;
     assert_eq!(same["projectKey"], "ITH");
+
+    // The project key names the desk in the customer path too.
+    let (status, by_key) = body(
+        get("/rest/servicedeskapi/servicedesk/projectKey:ITH/customer?query=customer%40partner")
+            .header("X-ExperimentalApi", "opt-in"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(by_key["values"][0]["accountId"], CASEY_ID);
+    let (status, _) = body(
+        get("/rest/servicedeskapi/servicedesk/projectKey:NOPE/customer?query=pat")
+            .header("X-ExperimentalApi", "opt-in"),
+    )
+    .await;
+    assert_eq!(status, 404, "no desk for that project key");
 
     let customers = "/rest/servicedeskapi/servicedesk/1/customer";
     let (status, refused) = body(get(&format!("{customers}?query=pat"))).await;
