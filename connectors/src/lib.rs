@@ -456,6 +456,8 @@ pub struct BotSettingProblem {
     pub setting: &'static str,
     pub expected: String,
     pub actual: Option<String>,
+    /// Where in the system's admin screens the setting is changed.
+    pub screen: &'static str,
 }
 
 /// One ticketing system. Each module splits a batch to its system's limits

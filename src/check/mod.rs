@@ -606,8 +606,8 @@ fn bot_checks(
                     problem.expected
                 ),
                 format!(
-                    "set the bot account's {} to {} in {system}",
-                    problem.setting, problem.expected
+                    "set the bot account's {} to {} in {system}: {}",
+                    problem.setting, problem.expected, problem.screen
                 ),
             )
             .on(bot_urid, Some(integration))

@@ -425,6 +425,7 @@ impl Connector for Client {
                 setting: "timeZone",
                 expected: BOT_TIME_ZONE.into(),
                 actual: bot.time_zone.clone(),
+                screen: "signed in as the bot: Atlassian account settings (id.atlassian.com) → Account preferences → Time zone",
             }]
         }
     }

@@ -288,6 +288,7 @@ pub(super) fn setting_problems(record: &Record) -> Vec<BotSettingProblem> {
                 setting,
                 expected: expected.to_owned(),
                 actual: Some(actual.to_owned()),
+                screen: "User Administration → Users → the bot's record (add the field to the form with Configure → Form Layout if it is not shown)",
             })
         })
         .collect()
