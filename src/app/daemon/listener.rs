@@ -118,13 +118,22 @@ pub async fn serve(
         let router = router.clone();
         let watcher = graceful.watcher();
         let tls = doors.tls.clone();
+        let accepted = std::time::Instant::now();
         tokio::spawn(async move {
             // Held until the connection ends.
             let _permit = permit;
             match tls {
-                None => serve_connection(stream, router, watcher).await,
+                None => serve_connection(stream, router, watcher, HEAD_TIMEOUT).await,
                 Some(tls) => match tokio::time::timeout(HEAD_TIMEOUT, tls.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, router, watcher).await,
+                    // The head is due within the same ten seconds as the
+                    // handshake: the first request gets what is left (a
+                    // kept-alive one as long, which only makes it stricter).
+                    Ok(Ok(stream)) => {
+                        let left = HEAD_TIMEOUT
+                            .saturating_sub(accepted.elapsed())
+                            .max(Duration::from_secs(1));
+                        serve_connection(stream, router, watcher, left).await
+                    }
                     Ok(Err(err)) => tracing::debug!("TLS handshake refused: {err}"),
                     Err(_) => tracing::debug!("TLS handshake not done in time; closed"),
                 },
@@ -145,6 +154,7 @@ async fn serve_connection<S>(
     stream: S,
     router: Router,
     watcher: hyper_util::server::graceful::Watcher,
+    head_timeout: Duration,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -154,7 +164,7 @@ async fn serve_connection<S>(
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT);
+        .header_read_timeout(head_timeout);
     let connection = http.serve_connection(TokioIo::new(stream), service);
     if let Err(err) = watcher.watch(connection).await {
         tracing::debug!("connection ended: {err}");
