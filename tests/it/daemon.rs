@@ -15,7 +15,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::support::{World, entry, run_in, with_user, write_secret};
 
-const TOKEN: &str = "test-server-token";
+pub(crate) const TOKEN: &str = "test-server-token";
 
 /// A world whose config has `[server] token` (and `extra` appended).
 async fn world(extra: &str) -> World {
@@ -40,7 +40,7 @@ async fn world(extra: &str) -> World {
 }
 
 /// A running `itsmid serve`; killed if a test fails before stopping it.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
     base: String,
     stderr: Arc<Mutex<String>>,
@@ -48,12 +48,12 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(world: &World) -> Daemon {
+    pub(crate) fn start(world: &World) -> Daemon {
         Daemon::start_in(world.path(), &["serve", "--listen", "127.0.0.1:0", "-v"])
     }
 
     /// Runs `itsmid ARGS` in `dir` and waits (bounded) for its address.
-    fn start_in(dir: &Path, args: &[&str]) -> Daemon {
+    pub(crate) fn start_in(dir: &Path, args: &[&str]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_itsmid"))
             .args(args)
             .current_dir(dir)
@@ -103,16 +103,16 @@ impl Daemon {
         }
     }
 
-    async fn get(&self, route: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, route: &str) -> (u16, String) {
         self.get_with(route, None).await
     }
 
     /// GET with `Authorization: Bearer <token>`.
-    async fn get_as(&self, route: &str, token: &str) -> (u16, String) {
+    pub(crate) async fn get_as(&self, route: &str, token: &str) -> (u16, String) {
         self.get_with(route, Some(&format!("Bearer {token}"))).await
     }
 
-    async fn get_with(&self, route: &str, authorization: Option<&str>) -> (u16, String) {
+    pub(crate) async fn get_with(&self, route: &str, authorization: Option<&str>) -> (u16, String) {
         let mut request = self.client.get(format!("{}{route}", self.base));
         if let Some(value) = authorization {
             request = request.header("authorization", value);
@@ -125,7 +125,7 @@ impl Daemon {
         (status, response.text().await.expect("a body"))
     }
 
-    async fn start_run(&self, authorization: Option<&str>) -> u16 {
+    pub(crate) async fn start_run(&self, authorization: Option<&str>) -> u16 {
         let mut request = self.client.post(format!("{}/api/v1/runs", self.base));
         if let Some(value) = authorization {
             request = request.header("authorization", value);
@@ -140,7 +140,7 @@ impl Daemon {
 
     /// Polls `/metrics` until `runs` runs have finished (bounded), then
     /// returns `/healthz`.
-    async fn wait_for_runs(&self, runs: u64) -> Value {
+    pub(crate) async fn wait_for_runs(&self, runs: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let (status, metrics) = self.get("/metrics").await;
@@ -160,12 +160,71 @@ impl Daemon {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         self.stderr.lock().expect("not poisoned").clone()
     }
 
+    /// How many log lines contain `text`.
+    pub(crate) fn logged(&self, text: &str) -> usize {
+        self.stderr().lines().filter(|l| l.contains(text)).count()
+    }
+
+    pub(crate) async fn health(&self) -> Value {
+        let response = self
+            .client
+            .get(format!("{}/healthz", self.base))
+            .send()
+            .await
+            .expect("GET /healthz");
+        assert_eq!(response.status().as_u16(), 200);
+        response.json().await.expect("/healthz is JSON")
+    }
+
+    /// When the last finished run finished, if one has.
+    pub(crate) async fn last_finished(&self) -> Option<String> {
+        self.health().await["last_run"]["finished_at"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// Polls `/healthz` (bounded) until a run finished after `previous`,
+    /// the `finished_at` of the run before it. A run counts as finished
+    /// once its notification was sent or given up, not before.
+    pub(crate) async fn wait_for_run_after(&self, previous: Option<&str>) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let health = self.health().await;
+            let finished = health["last_run"]["finished_at"].as_str();
+            if finished.is_some() && finished != previous {
+                return health;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no run finished after {previous:?}: {health}; stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Asks for a run now and waits for it to finish.
+    pub(crate) async fn run_now(&self) -> Value {
+        let previous = self.last_finished().await;
+        let status = self
+            .client
+            .post(format!("{}/api/v1/runs", self.base))
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .send()
+            .await
+            .expect("POST /api/v1/runs")
+            .status()
+            .as_u16();
+        assert_eq!(status, 202);
+        self.wait_for_run_after(previous.as_deref()).await
+    }
+
     /// SIGTERM, then waits (bounded) for the exit.
-    async fn terminate(mut self) -> ExitStatus {
+    pub(crate) async fn terminate(mut self) -> ExitStatus {
         let pid = self.child.id().to_string();
         let killed = Command::new("kill")
             .args(["-TERM", &pid])
