@@ -27,8 +27,8 @@ pub use readiness::{
 };
 
 pub use http::{
-    Classifier, ConnectorError, Credentials, HttpClient, HttpSettings, OAuthGrant, Reason,
-    TokenScheme, Verdict,
+    Classifier, ConnectorError, Credentials, GrantKind, HttpClient, HttpSettings, OAuthGrant,
+    Reason, TokenScheme, Verdict,
 };
 
 /// The connector's integration id (`snow`, `jira_service_desk`, ...).
@@ -158,7 +158,7 @@ impl System {
     /// The auth types the system accepts (SPEC section 3).
     pub fn auth_types(self) -> &'static [AuthType] {
         match self {
-            System::ServiceNow => &[AuthType::Basic, AuthType::Bearer],
+            System::ServiceNow => &[AuthType::Basic, AuthType::Bearer, AuthType::OauthPassword],
             System::Jira => &[AuthType::Basic, AuthType::Bearer],
             System::Salesforce => &[AuthType::Bearer, AuthType::ClientCredentials],
             System::Freshservice => &[AuthType::ApiKey],
@@ -292,6 +292,8 @@ impl InvalidItsmUserId {
 pub enum AuthType {
     Basic,
     Bearer,
+    /// ServiceNow's OAuth password grant (`/oauth_token.do`).
+    OauthPassword,
     ClientCredentials,
     ApiKey,
     AuthToken,
@@ -300,9 +302,10 @@ pub enum AuthType {
 
 impl AuthType {
     /// Every type, in SPEC section 3's order.
-    pub const ALL: [AuthType; 6] = [
+    pub const ALL: [AuthType; 7] = [
         AuthType::Basic,
         AuthType::Bearer,
+        AuthType::OauthPassword,
         AuthType::ClientCredentials,
         AuthType::ApiKey,
         AuthType::AuthToken,
@@ -314,6 +317,7 @@ impl AuthType {
         match self {
             AuthType::Basic => "basic",
             AuthType::Bearer => "bearer",
+            AuthType::OauthPassword => "oauth_password",
             AuthType::ClientCredentials => "client_credentials",
             AuthType::ApiKey => "api_key",
             AuthType::AuthToken => "authtoken",
@@ -636,10 +640,11 @@ mod tests {
         match auth {
             AuthType::Basic => 0,
             AuthType::Bearer => 1,
-            AuthType::ClientCredentials => 2,
-            AuthType::ApiKey => 3,
-            AuthType::AuthToken => 4,
-            AuthType::ZohoOauth => 5,
+            AuthType::OauthPassword => 2,
+            AuthType::ClientCredentials => 3,
+            AuthType::ApiKey => 4,
+            AuthType::AuthToken => 5,
+            AuthType::ZohoOauth => 6,
         }
     }
 

@@ -128,8 +128,9 @@ pub struct SimCredentials {
     /// ManageEngine Cloud: Zoho OAuth clients and their refresh tokens.
     #[serde(default)]
     pub zoho_oauth: Vec<ZohoClient>,
-    /// OAuth clients a token endpoint accepts (Salesforce client
-    /// credentials); the tokens it issues act as `user`.
+    /// OAuth clients a token endpoint accepts: Salesforce client
+    /// credentials, whose tokens act as `user`; ServiceNow's password grant,
+    /// whose tokens act as the `basic` account that logged in.
     #[serde(default)]
     pub oauth_clients: Vec<OAuthClient>,
 }

@@ -8,7 +8,8 @@
 use std::path::Path;
 
 use itsmid_connectors::{
-    AuthType, ConnectorSettings, Credentials, HttpSettings, OAuthGrant, System, TokenScheme,
+    AuthType, ConnectorSettings, Credentials, GrantKind, HttpSettings, OAuthGrant, System,
+    TokenScheme,
 };
 use url::Url;
 
@@ -31,6 +32,15 @@ pub enum AuthConfig {
     Bearer {
         token: SecretRef,
         instance_url: Option<Url>,
+    },
+    /// ServiceNow's OAuth password grant.
+    OauthPassword {
+        /// `None`: `<base_url>/oauth_token.do`.
+        token_url: Option<Url>,
+        client_id: String,
+        client_secret: SecretRef,
+        username: String,
+        password: SecretRef,
     },
     ClientCredentials {
         token_url: Url,
@@ -60,7 +70,7 @@ pub(super) fn read_auth(
     let problems = t.problems();
     let kind = t.required_string(
         "type",
-        "add type = \"basic\" (or bearer, client_credentials, api_key, authtoken, zoho_oauth)",
+        "add type = \"basic\" (or bearer, oauth_password, client_credentials, api_key, authtoken, zoho_oauth)",
     )?;
     let auth_type = AuthType::parse(&kind);
     if let Some(system) = system
@@ -120,6 +130,23 @@ pub(super) fn read_auth(
             Some(AuthConfig::Bearer {
                 token: token?,
                 instance_url,
+            })
+        }
+        AuthType::OauthPassword => {
+            let token_url = url("token_url");
+            let client_id = text(
+                "client_id",
+                "add the OAuth client's id (System OAuth > Application Registry)",
+            );
+            let client_secret = secret("client_secret");
+            let username = text("username", "add the service account's user name");
+            let password = secret("password");
+            Some(AuthConfig::OauthPassword {
+                token_url,
+                client_id: client_id?,
+                client_secret: client_secret?,
+                username: username?,
+                password: password?,
             })
         }
         AuthType::ClientCredentials => {
@@ -188,9 +215,30 @@ pub fn connector_settings(
             token_url: token_url.clone(),
             client_id: client_id.clone(),
             client_secret: resolve(client_secret)?,
-            refresh_token: None,
+            kind: GrantKind::ClientCredentials,
             scheme: TokenScheme::Bearer,
         }),
+        AuthConfig::OauthPassword {
+            token_url,
+            client_id,
+            client_secret,
+            username,
+            password,
+        } => match (client_secret.resolve(), password.resolve()) {
+            (Ok(client_secret), Ok(password)) => Credentials::OAuth(OAuthGrant {
+                token_url: token_url
+                    .clone()
+                    .unwrap_or_else(|| default_token_url(&connector.base_url)),
+                client_id: client_id.clone(),
+                client_secret,
+                kind: GrantKind::Password {
+                    username: username.clone(),
+                    password,
+                },
+                scheme: TokenScheme::Bearer,
+            }),
+            (secret, password) => return Err(both_missing(secret.err(), password.err())),
+        },
         AuthConfig::ZohoOauth {
             token_url,
             client_id,
@@ -201,17 +249,10 @@ pub fn connector_settings(
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret,
-                refresh_token: Some(refresh_token),
+                kind: GrantKind::RefreshToken(refresh_token),
                 scheme: TokenScheme::ZohoOauthtoken,
             }),
-            // Both missing secrets are named at once.
-            (secret, refresh) => {
-                let missing: Vec<SecretError> = [secret.err(), refresh.err()]
-                    .into_iter()
-                    .flatten()
-                    .collect();
-                return Err(MissingSecrets(missing));
-            }
+            (secret, refresh) => return Err(both_missing(secret.err(), refresh.err())),
         },
     };
     let instance_url = match &connector.auth {
@@ -236,4 +277,112 @@ pub fn connector_settings(
         },
         readiness: connector.readiness.clone(),
     })
+}
+
+/// Both missing secrets of a connector, named at once.
+fn both_missing(first: Option<SecretError>, second: Option<SecretError>) -> MissingSecrets {
+    MissingSecrets([first, second].into_iter().flatten().collect())
+}
+
+/// ServiceNow's token endpoint under the instance: `<base_url>/oauth_token.do`,
+/// keeping a path prefix the base URL has.
+fn default_token_url(base_url: &Url) -> Url {
+    let mut url = base_url.clone();
+    let joined = format!("{}/oauth_token.do", url.path().trim_end_matches('/'));
+    url.set_path(&joined);
+    url.set_query(None);
+    url.set_fragment(None);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const CLIENT_SECRET: &str = "canary-client-secret-5Rt";
+    const PASSWORD: &str = "canary-password-8Jd";
+
+    /// An `oauth_password` connector of `system`, its secrets in files in `dir`.
+    fn oauth_password(dir: &Path, system: &str, token_url: &str) -> String {
+        for (name, value) in [("client-secret", CLIENT_SECRET), ("password", PASSWORD)] {
+            let path = dir.join(name);
+            std::fs::write(&path, value).expect("write a secret");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod 600");
+            }
+        }
+        format!(
+            "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"snow\"\n\
+             system = \"{system}\"\nbase_url = \"https://acme.service-now.com/\"\n\
+             [connectors.auth]\ntype = \"oauth_password\"\n{token_url}client_id = \"snow-client\"\n\
+             client_secret = \"file:client-secret\"\nusername = \"moveworks.bot\"\n\
+             password = \"file:password\"\n"
+        )
+    }
+
+    #[test]
+    fn oauth_password_reads_its_keys_and_keeps_its_secrets_out_of_debug() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let text = oauth_password(dir.path(), "servicenow", "");
+        let config = Config::parse(&dir.path().join("c.toml"), &text).expect("valid");
+        let settings = connector_settings(&config.connectors[0]).expect("secrets resolve");
+        let Credentials::OAuth(grant) = &settings.credentials else {
+            panic!("expected OAuth credentials, got {:?}", settings.credentials);
+        };
+        assert_eq!(
+            grant.token_url.as_str(),
+            "https://acme.service-now.com/oauth_token.do"
+        );
+        assert_eq!(grant.client_id, "snow-client");
+        assert_eq!(grant.scheme, TokenScheme::Bearer);
+        assert!(
+            matches!(&grant.kind, GrantKind::Password { username, .. } if username == "moveworks.bot")
+        );
+        for shown in [format!("{config:?}"), format!("{settings:?}")] {
+            assert!(!shown.contains(CLIENT_SECRET), "{shown}");
+            assert!(!shown.contains(PASSWORD), "{shown}");
+        }
+    }
+
+    #[test]
+    fn oauth_password_takes_a_token_url_and_is_refused_for_other_systems() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let text = oauth_password(
+            dir.path(),
+            "servicenow",
+            "token_url = \"https://sso.acme.com/oauth_token.do\"\n",
+        );
+        let config = Config::parse(&dir.path().join("c.toml"), &text).expect("valid");
+        let settings = connector_settings(&config.connectors[0]).expect("secrets resolve");
+        let Credentials::OAuth(grant) = &settings.credentials else {
+            panic!("expected OAuth credentials");
+        };
+        assert_eq!(
+            grant.token_url.as_str(),
+            "https://sso.acme.com/oauth_token.do"
+        );
+
+        let text = oauth_password(dir.path(), "jira", "");
+        let errors = Config::parse(&dir.path().join("c.toml"), &text)
+            .expect_err("refused")
+            .to_string();
+        assert!(errors.contains("does not work with jira"), "{errors}");
+    }
+
+    #[test]
+    fn the_default_token_url_is_under_the_base_url() {
+        let at = |base: &str| default_token_url(&Url::parse(base).expect("a URL")).to_string();
+        assert_eq!(
+            at("https://acme.service-now.com"),
+            "https://acme.service-now.com/oauth_token.do"
+        );
+        assert_eq!(
+            at("https://proxy.acme.com/snow/"),
+            "https://proxy.acme.com/snow/oauth_token.do"
+        );
+    }
 }

@@ -16,6 +16,7 @@ mod readiness_salesforce;
 mod readiness_servicenow;
 mod resolve;
 mod schemas;
+mod servicenow_oauth;
 mod support;
 mod systems;
 mod terminal;

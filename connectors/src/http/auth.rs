@@ -1,11 +1,13 @@
 //! Credentials and what is done with them: the resolved secrets, the OAuth
-//! grant and the access token it yields (fetched on first use; `send`
-//! refreshes it once per run), and `authorize`, which builds the auth header.
+//! grant and the access token it yields (fetched on first use, renewed when
+//! its `expires_in` runs out; `send` renews it once per run after a 401),
+//! and `authorize`, which builds the auth header.
 //!
 //! The only code that calls `expose_secret`, and only to put a secret into a
 //! header or the token request's form: never into a log line or an error.
 
 use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderValue;
 use reqwest::{Method, StatusCode};
@@ -35,7 +37,7 @@ pub enum Credentials {
         token: SecretString,
     },
     /// Access tokens fetched at run time (Salesforce client credentials,
-    /// ManageEngine Cloud's Zoho refresh token).
+    /// ManageEngine Cloud's Zoho refresh token, ServiceNow's password grant).
     OAuth(OAuthGrant),
 }
 
@@ -72,13 +74,18 @@ impl Credentials {
                 feed(grant.token_url.as_str());
                 feed(&grant.client_id);
                 feed(grant.client_secret.expose_secret());
-                feed(
-                    grant
-                        .refresh_token
-                        .as_ref()
-                        .map(|t| t.expose_secret())
-                        .unwrap_or(""),
-                );
+                match &grant.kind {
+                    GrantKind::ClientCredentials => feed("client_credentials"),
+                    GrantKind::RefreshToken(refresh) => {
+                        feed("refresh_token");
+                        feed(refresh.expose_secret());
+                    }
+                    GrantKind::Password { username, password } => {
+                        feed("password");
+                        feed(username);
+                        feed(password.expose_secret());
+                    }
+                }
             }
         }
     }
@@ -90,9 +97,25 @@ pub struct OAuthGrant {
     pub token_url: Url,
     pub client_id: String,
     pub client_secret: SecretString,
-    /// `Some`: `grant_type=refresh_token` (Zoho); `None`: `client_credentials`.
-    pub refresh_token: Option<SecretString>,
+    pub kind: GrantKind,
     pub scheme: TokenScheme,
+}
+
+/// The grant sent to the token endpoint; the client id and secret go in
+/// the form body with each.
+#[derive(Debug, Clone)]
+pub enum GrantKind {
+    /// `grant_type=client_credentials` (Salesforce).
+    ClientCredentials,
+    /// `grant_type=refresh_token` with a configured refresh token (Zoho).
+    RefreshToken(SecretString),
+    /// `grant_type=password` (ServiceNow `oauth_password`). The refresh
+    /// token it answers with renews the access token; once that is
+    /// refused, the password grant is sent again.
+    Password {
+        username: String,
+        password: SecretString,
+    },
 }
 
 /// The `Authorization` scheme an access token travels in.
@@ -103,12 +126,33 @@ pub enum TokenScheme {
     ZohoOauthtoken,
 }
 
-/// An access token obtained in this run; a secret like the others.
+/// Renewal starts this long before the token endpoint's `expires_in` ends,
+/// so that no request leaves with a token about to expire.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
+
+/// An access token obtained in this run; a secret like the others, as is
+/// the refresh token that came with it.
 #[derive(Debug, Clone)]
 pub(super) struct AccessToken {
     value: SecretString,
     /// Salesforce answers with the instance the token is valid for.
     instance_url: Option<Url>,
+    /// The password grant's refresh token, kept for renewals.
+    refresh_token: Option<SecretString>,
+    /// When to renew: `expires_in` less [`EXPIRY_MARGIN`]; never if absent.
+    renew_at: Option<Instant>,
+}
+
+impl AccessToken {
+    fn expired(&self) -> bool {
+        self.renew_at.is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// A token endpoint's answer: a token, or a refusal of the grant.
+enum Granted {
+    Token(AccessToken),
+    Refused { status: StatusCode, detail: String },
 }
 
 impl HttpClient {
@@ -118,26 +162,111 @@ impl HttpClient {
         Ok(self.access_token().await?.and_then(|t| t.instance_url))
     }
 
-    /// The held access token, fetched if OAuth credentials have none yet.
+    /// The held access token; fetched if OAuth credentials have none yet,
+    /// renewed if it has expired.
     pub(super) async fn access_token(&self) -> Result<Option<AccessToken>, ConnectorError> {
         let Credentials::OAuth(grant) = &self.credentials else {
             return Ok(None);
         };
         let mut held = self.token.lock().await;
-        if let Some(token) = held.as_ref() {
+        if let Some(token) = held.as_ref()
+            && !token.expired()
+        {
             return Ok(Some(token.clone()));
         }
-        let token = self.fetch_token(grant).await?;
+        let token = self.fetch_token(grant, held.as_ref()).await?;
         *held = Some(token.clone());
         Ok(Some(token))
     }
 
-    /// Posts the grant to the token endpoint. Counted like every request.
-    async fn fetch_token(&self, grant: &OAuthGrant) -> Result<AccessToken, ConnectorError> {
+    /// Marks the held access token expired after the server refused it, so
+    /// the next [`HttpClient::access_token`] renews it (by its refresh
+    /// token where there is one).
+    pub(super) async fn expire_token(&self) {
+        if let Some(token) = self.token.lock().await.as_mut() {
+            token.renew_at = Some(Instant::now());
+        }
+    }
+
+    /// A new access token: for the password grant, the refresh grant first
+    /// when `previous` holds a refresh token, and if that is refused, the
+    /// password grant once more. Only a refused grant of the credentials
+    /// themselves is a refused login.
+    async fn fetch_token(
+        &self,
+        grant: &OAuthGrant,
+        previous: Option<&AccessToken>,
+    ) -> Result<AccessToken, ConnectorError> {
+        let path = grant.token_url.path().to_owned();
+        let refresh = previous.and_then(|t| t.refresh_token.as_ref());
+        if let (GrantKind::Password { .. }, Some(refresh)) = (&grant.kind, refresh) {
+            let form = vec![
+                ("grant_type", "refresh_token"),
+                ("client_id", grant.client_id.as_str()),
+                ("client_secret", grant.client_secret.expose_secret()),
+                ("refresh_token", refresh.expose_secret()),
+            ];
+            match self.request_token(grant, &form).await? {
+                Granted::Token(mut token) => {
+                    // An answer without a new refresh token keeps the old one.
+                    token.refresh_token.get_or_insert_with(|| refresh.clone());
+                    return Ok(token);
+                }
+                Granted::Refused { status, detail } => {
+                    tracing::info!(integration = %self.integration, %path, status = status.as_u16(), %detail,
+                        "the refresh token was refused; sending the password grant once more");
+                }
+            }
+        }
+        let mut form = vec![
+            ("client_id", grant.client_id.as_str()),
+            ("client_secret", grant.client_secret.expose_secret()),
+        ];
+        match &grant.kind {
+            GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials")),
+            GrantKind::RefreshToken(refresh) => {
+                form.push(("grant_type", "refresh_token"));
+                form.push(("refresh_token", refresh.expose_secret()));
+            }
+            GrantKind::Password { username, password } => {
+                form.insert(0, ("grant_type", "password"));
+                form.push(("username", username.as_str()));
+                form.push(("password", password.expose_secret()));
+            }
+        }
+        match self.request_token(grant, &form).await? {
+            Granted::Token(token) => Ok(token),
+            Granted::Refused { status, detail } => {
+                tracing::debug!(integration = %self.integration, %path, %detail, "the token endpoint refused the grant");
+                // A refused grant is a refused login: nothing more is sent.
+                self.auth_failed.store(true, Ordering::SeqCst);
+                Err(ConnectorError::AuthRejected {
+                    integration: self.integration.clone(),
+                    method: Method::POST,
+                    path,
+                    status,
+                })
+            }
+        }
+    }
+
+    /// Posts one grant's form to the token endpoint. Counted like every
+    /// request; a refusal (400/401/403, or OAuth's `error` with any status)
+    /// is returned for the caller to judge.
+    async fn request_token(
+        &self,
+        grant: &OAuthGrant,
+        form: &[(&str, &str)],
+    ) -> Result<Granted, ConnectorError> {
         #[derive(serde::Deserialize)]
         struct TokenAnswer {
             #[serde(default)]
             access_token: Option<String>,
+            #[serde(default)]
+            refresh_token: Option<String>,
+            /// Seconds; some servers send it as a string.
+            #[serde(default)]
+            expires_in: Option<serde_json::Value>,
             #[serde(default)]
             instance_url: Option<String>,
             /// OAuth's refusal (`invalid_client`, `invalid_grant`); Zoho
@@ -149,44 +278,34 @@ impl HttpClient {
         let reply = self
             .run_with_retries(
                 &path,
-                &[StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED],
+                &[
+                    StatusCode::BAD_REQUEST,
+                    StatusCode::UNAUTHORIZED,
+                    StatusCode::FORBIDDEN,
+                ],
                 || {
-                    let mut form: Vec<(&str, &str)> = vec![
-                        ("client_id", grant.client_id.as_str()),
-                        ("client_secret", grant.client_secret.expose_secret()),
-                    ];
-                    match &grant.refresh_token {
-                        Some(refresh) => {
-                            form.push(("grant_type", "refresh_token"));
-                            form.push(("refresh_token", refresh.expose_secret()));
-                        }
-                        None => form.push(("grant_type", "client_credentials")),
-                    }
                     Ok(self
                         .client
                         .post(grant.token_url.clone())
                         .header(reqwest::header::ACCEPT, "application/json")
-                        .form(&form))
+                        .form(form))
                 },
             )
             .await?;
-        let refused = |status: StatusCode, detail: &str| {
-            tracing::debug!(integration = %self.integration, %path, %detail, "the token endpoint refused the grant");
-            // A refused grant is a refused login: nothing more is sent.
-            self.auth_failed.store(true, Ordering::SeqCst);
-            ConnectorError::AuthRejected {
-                integration: self.integration.clone(),
-                method: Method::POST,
-                path: path.clone(),
-                status,
-            }
-        };
         if !reply.status.is_success() {
-            return Err(refused(reply.status, "HTTP error"));
+            return Ok(Granted::Refused {
+                status: reply.status,
+                detail: "HTTP error".into(),
+            });
         }
         let answer: TokenAnswer = reply.json(&self.integration)?;
         let access_token = match (answer.error, answer.access_token) {
-            (Some(error), _) => return Err(refused(reply.status, &error)),
+            (Some(error), _) => {
+                return Ok(Granted::Refused {
+                    status: reply.status,
+                    detail: error,
+                });
+            }
             (None, Some(token)) if !token.is_empty() => token,
             (None, _) => {
                 return Err(ConnectorError::BadResponse {
@@ -197,14 +316,25 @@ impl HttpClient {
                 });
             }
         };
-        let instance_url = answer
-            .instance_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok());
-        Ok(AccessToken {
+        let lifetime = match answer.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        };
+        Ok(Granted::Token(AccessToken {
             value: SecretString::from(access_token),
-            instance_url,
-        })
+            instance_url: answer
+                .instance_url
+                .as_deref()
+                .and_then(|u| Url::parse(u).ok()),
+            refresh_token: answer
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
+            renew_at: lifetime.map(|secs| {
+                Instant::now() + Duration::from_secs(secs).saturating_sub(EXPIRY_MARGIN)
+            }),
+        }))
     }
 }
 

@@ -33,7 +33,7 @@ use url::Url;
 use crate::Integration;
 
 use auth::{AccessToken, authorize};
-pub use auth::{Credentials, OAuthGrant, TokenScheme};
+pub use auth::{Credentials, GrantKind, OAuthGrant, TokenScheme};
 pub use error::{ConnectorError, Reason};
 pub use limits::{MAX_BODY_BYTES, MAX_REQUEST_LINE, request_line_len};
 use retry::WaitBudget;
@@ -180,7 +180,8 @@ pub struct HttpClient {
     auth_failed: AtomicBool,
     budget: Mutex<WaitBudget>,
     rate_limit_waits: AtomicU32,
-    /// The access token of OAuth credentials, fetched on first use.
+    /// The access token of OAuth credentials, fetched on first use and
+    /// renewed once expired.
     token: tokio::sync::Mutex<Option<AccessToken>>,
     /// One token refresh per run after a refused token (SPEC section 5).
     refreshed: AtomicBool,
@@ -362,7 +363,7 @@ impl HttpClient {
             {
                 tracing::info!(integration = %self.integration, %path, "access token refused; fetching a new one once");
                 self.auth_failed.store(false, Ordering::SeqCst);
-                *self.token.lock().await = None;
+                self.expire_token().await;
                 let token = self.access_token().await?;
                 self.run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
                     .await

@@ -1,6 +1,6 @@
 //! ServiceNow connector: looks users up in `sys_user` through the Table API,
 //! many at a time (`sys_idIN...`, `<lookup field>IN...`), tells who the
-//! basic-auth credentials belong to, and proves the bot ready (`readiness`:
+//! basic-auth or `oauth_password` credentials belong to, and proves the bot ready (`readiness`:
 //! its roles, a read of the ticket table, its record's documented settings).
 //!
 //! Never trusts the server's filter (an instance silently drops a condition
@@ -13,6 +13,7 @@
 pub mod query;
 mod readiness;
 pub mod sim;
+mod sim_oauth;
 mod sim_tables;
 mod wire;
 
@@ -25,8 +26,8 @@ use crate::batches::{Batches, refused_alone};
 use crate::http::{Reply, RequestSpec};
 use crate::{
     BotSettingProblem, Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials,
-    ExternalId, HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
-    Readiness, ReadinessInput, ReadinessSettings, System, UnsafeValue,
+    ExternalId, GrantKind, HttpClient, InvalidItsmUserId, ItsmUser, ItsmUserId, Lookup, LookupKey,
+    Lookups, OAuthGrant, Readiness, ReadinessInput, ReadinessSettings, System, UnsafeValue,
 };
 use query::Placement;
 use wire::{ErrorBody, Record, TableList};
@@ -541,6 +542,11 @@ impl Connector for Client {
     async fn whoami(&self) -> Result<CredentialOwner, ConnectorError> {
         let username = match self.http.credentials() {
             Credentials::Basic { username, .. } => username.clone(),
+            // The password grant's tokens act as its service account.
+            Credentials::OAuth(OAuthGrant {
+                kind: GrantKind::Password { username, .. },
+                ..
+            }) => username.clone(),
             _ => return Ok(CredentialOwner::Unknown),
         };
         if query::check_value(&username).is_err() {

@@ -2,7 +2,8 @@
 //! other tables `sim_tables` knows (the bot's role rows, the task tables),
 //! through the Table API with the instance's own query semantics (`^`,
 //! `^OR`, `^NQ`, `IN`, `STARTSWITH`, ...), projection, paging headers, read
-//! ACLs (403) and error bodies (400 for a table that does not exist), so
+//! ACLs (403) and error bodies (400 for a table that does not exist), and
+//! the OAuth token endpoint (`sim_oauth`), so
 //! `demo`, `simulate` and the tests meet the traps a real instance sets.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
@@ -18,6 +19,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
+use super::sim_oauth::Issued;
 use super::sim_tables::{Access, Table, Tables};
 use crate::sim::{Faults, InvalidSimData, SimCredentials, query_param, with_delay};
 
@@ -87,12 +89,21 @@ impl SimData {
     }
 }
 
-/// Mounts the Table API routes on `server`.
+/// Mounts the Table API routes and the OAuth token endpoint on `server`.
 pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
+    let issued = Arc::new(Issued::default());
+    super::sim_oauth::mount(
+        server,
+        data.credentials.clone(),
+        issued.clone(),
+        faults.clone(),
+    )
+    .await;
     Mock::given(method("GET"))
         .and(path_regex(r"^/api/now(/v[12])?/table/[^/]+(/[^/]+)?/?$"))
         .respond_with(TableResponder {
             data: Arc::new(data),
+            issued,
             faults,
         })
         .mount(server)
@@ -101,6 +112,8 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
 
 struct TableResponder {
     data: Arc<SimData>,
+    /// Access tokens of `/oauth_token.do`, accepted as `Bearer`.
+    issued: Arc<Issued>,
     faults: Faults,
 }
 
@@ -123,7 +136,12 @@ enum Version {
 
 impl TableResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
-        let Some(caller) = self.data.credentials.authenticate(request) else {
+        let caller = self
+            .data
+            .credentials
+            .authenticate(request)
+            .or_else(|| self.issued.caller(request));
+        let Some(caller) = caller else {
             return failure(
                 401,
                 "User Not Authenticated",

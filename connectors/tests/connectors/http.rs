@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use itsmid_connectors::http::RequestSpec;
 use itsmid_connectors::{
-    ConnectorError, Credentials, HttpClient, HttpSettings, Integration, OAuthGrant, Reason,
-    TokenScheme,
+    ConnectorError, Credentials, GrantKind, HttpClient, HttpSettings, Integration, OAuthGrant,
+    Reason, TokenScheme,
 };
 use secrecy::SecretString;
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -22,7 +22,7 @@ fn client(server: &MockServer) -> HttpClient {
         token_url: base.join("/token").expect("a URL"),
         client_id: "client".into(),
         client_secret: SecretString::from("secret"),
-        refresh_token: None,
+        kind: GrantKind::ClientCredentials,
         scheme: TokenScheme::Bearer,
     };
     HttpClient::new(

@@ -11,8 +11,8 @@
 
 use itsmid_connectors::manageengine::{ACCEPT_V3, Client};
 use itsmid_connectors::{
-    Connector, Credentials, ExternalId, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups,
-    OAuthGrant, System, TokenScheme,
+    Connector, Credentials, ExternalId, GrantKind, ItsmUser, ItsmUserId, Lookup, LookupKey,
+    Lookups, OAuthGrant, System, TokenScheme,
 };
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -54,7 +54,7 @@ fn zoho(server: &MockServer, client_id: &str, secret: &str, refresh: &str) -> Cr
             .expect("a valid URL"),
         client_id: client_id.to_owned(),
         client_secret: SecretString::from(secret.to_owned()),
-        refresh_token: Some(SecretString::from(refresh.to_owned())),
+        kind: GrantKind::RefreshToken(SecretString::from(refresh.to_owned())),
         scheme: TokenScheme::ZohoOauthtoken,
     })
 }

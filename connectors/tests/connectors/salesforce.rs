@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use itsmid_connectors::salesforce::Client;
 use itsmid_connectors::{
-    Connector, ConnectorError, ConnectorSettings, Credentials, ExternalId, ItsmUser, ItsmUserId,
-    Lookup, LookupKey, Lookups, OAuthGrant, Reason, System, TokenScheme,
+    Connector, ConnectorError, ConnectorSettings, Credentials, ExternalId, GrantKind, ItsmUser,
+    ItsmUserId, Lookup, LookupKey, Lookups, OAuthGrant, Reason, System, TokenScheme,
 };
 use secrecy::SecretString;
 use serde_json::json;
@@ -49,7 +49,7 @@ fn oauth(token_server: &MockServer, client_id: &str, secret: &str) -> Credential
             .expect("a valid URL"),
         client_id: client_id.to_owned(),
         client_secret: SecretString::from(secret.to_owned()),
-        refresh_token: None,
+        kind: GrantKind::ClientCredentials,
         scheme: TokenScheme::Bearer,
     })
 }

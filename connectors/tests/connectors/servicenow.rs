@@ -1,6 +1,7 @@
 //! ServiceNow connector tests: the exact lookup requests the connector
 //! sends (path, `sysparm_*` parameters, basic auth) and how it reads real
-//! row shapes. Credentials and `whoami` are in `auth`, failures mapped to
+//! row shapes. Credentials and `whoami` are in `auth` (the OAuth password
+//! grant in `oauth`), failures mapped to
 //! their reasons in `errors`, batches and pages in `batches`, and the
 //! simulator seen through the connector in `simulator`.
 //!
@@ -21,6 +22,7 @@ mod auth;
 mod batches;
 mod errors;
 mod limits;
+mod oauth;
 mod readiness;
 mod simulator;
 
