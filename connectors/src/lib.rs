@@ -27,8 +27,8 @@ pub use readiness::{
 };
 
 pub use http::{
-    Classifier, ConnectorError, Credentials, GrantKind, HttpClient, HttpSettings, OAuthGrant,
-    Reason, TokenScheme, Verdict,
+    ASSERTION_LIFETIME, Classifier, ConnectorError, Credentials, GrantKind, HttpClient,
+    HttpSettings, OAuthGrant, Reason, TokenScheme, Verdict, check_rsa_private_key,
 };
 
 /// The connector's integration id (`snow`, `jira_service_desk`, ...).
@@ -160,7 +160,11 @@ impl System {
         match self {
             System::ServiceNow => &[AuthType::Basic, AuthType::Bearer, AuthType::OauthPassword],
             System::Jira => &[AuthType::Basic, AuthType::Bearer],
-            System::Salesforce => &[AuthType::Bearer, AuthType::ClientCredentials],
+            System::Salesforce => &[
+                AuthType::Bearer,
+                AuthType::JwtBearer,
+                AuthType::ClientCredentials,
+            ],
             System::Freshservice => &[AuthType::ApiKey],
             System::ManageEngine => &[AuthType::AuthToken, AuthType::ZohoOauth],
         }
@@ -294,6 +298,8 @@ pub enum AuthType {
     Bearer,
     /// ServiceNow's OAuth password grant (`/oauth_token.do`).
     OauthPassword,
+    /// Salesforce's connected-app JWT bearer flow (RS256 assertion).
+    JwtBearer,
     ClientCredentials,
     ApiKey,
     AuthToken,
@@ -302,10 +308,11 @@ pub enum AuthType {
 
 impl AuthType {
     /// Every type, in SPEC section 3's order.
-    pub const ALL: [AuthType; 7] = [
+    pub const ALL: [AuthType; 8] = [
         AuthType::Basic,
         AuthType::Bearer,
         AuthType::OauthPassword,
+        AuthType::JwtBearer,
         AuthType::ClientCredentials,
         AuthType::ApiKey,
         AuthType::AuthToken,
@@ -318,6 +325,7 @@ impl AuthType {
             AuthType::Basic => "basic",
             AuthType::Bearer => "bearer",
             AuthType::OauthPassword => "oauth_password",
+            AuthType::JwtBearer => "jwt_bearer",
             AuthType::ClientCredentials => "client_credentials",
             AuthType::ApiKey => "api_key",
             AuthType::AuthToken => "authtoken",
@@ -641,10 +649,11 @@ mod tests {
             AuthType::Basic => 0,
             AuthType::Bearer => 1,
             AuthType::OauthPassword => 2,
-            AuthType::ClientCredentials => 3,
-            AuthType::ApiKey => 4,
-            AuthType::AuthToken => 5,
-            AuthType::ZohoOauth => 6,
+            AuthType::JwtBearer => 3,
+            AuthType::ClientCredentials => 4,
+            AuthType::ApiKey => 5,
+            AuthType::AuthToken => 6,
+            AuthType::ZohoOauth => 7,
         }
     }
 

@@ -133,6 +133,9 @@ pub struct SimCredentials {
     /// whose tokens act as the `basic` account that logged in.
     #[serde(default)]
     pub oauth_clients: Vec<OAuthClient>,
+    /// Salesforce connected apps that accept the JWT bearer grant.
+    #[serde(default)]
+    pub jwt_clients: Vec<JwtClient>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -171,6 +174,19 @@ pub struct ZohoClient {
 pub struct OAuthClient {
     pub client_id: String,
     pub client_secret: String,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+/// A connected app whose JWT bearer assertions the token endpoint accepts:
+/// signed for `username` with the private key of `public_key` (PEM), its
+/// tokens act as `user`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtClient {
+    pub client_id: String,
+    pub username: String,
+    pub public_key: String,
     #[serde(default)]
     pub user: Option<String>,
 }

@@ -9,8 +9,9 @@ use std::path::Path;
 
 use itsmid_connectors::{
     AuthType, ConnectorSettings, Credentials, GrantKind, HttpSettings, OAuthGrant, System,
-    TokenScheme,
+    TokenScheme, check_rsa_private_key,
 };
+use secrecy::SecretString;
 use url::Url;
 
 use super::secret::{SecretError, SecretRef, secret_ref};
@@ -42,6 +43,17 @@ pub enum AuthConfig {
         username: String,
         password: SecretRef,
     },
+    /// Salesforce's connected-app JWT bearer flow.
+    JwtBearer {
+        token_url: Url,
+        /// The connected app's consumer key.
+        client_id: String,
+        username: String,
+        /// An unencrypted RSA private key in PEM.
+        private_key: SecretRef,
+        /// `None`: the token URL's origin.
+        audience: Option<String>,
+    },
     ClientCredentials {
         token_url: Url,
         client_id: String,
@@ -70,7 +82,7 @@ pub(super) fn read_auth(
     let problems = t.problems();
     let kind = t.required_string(
         "type",
-        "add type = \"basic\" (or bearer, oauth_password, client_credentials, api_key, authtoken, zoho_oauth)",
+        "add type = \"basic\" (or bearer, oauth_password, jwt_bearer, client_credentials, api_key, authtoken, zoho_oauth)",
     )?;
     let auth_type = AuthType::parse(&kind);
     if let Some(system) = system
@@ -149,6 +161,24 @@ pub(super) fn read_auth(
                 password: password?,
             })
         }
+        AuthType::JwtBearer => {
+            let token_url = text(
+                "token_url",
+                "add the token endpoint, e.g. https://login.salesforce.com/services/oauth2/token",
+            )
+            .and_then(|r| checked_url(t, "token_url", &r));
+            let client_id = text("client_id", "add the connected app's consumer key");
+            let username = text("username", "add the Salesforce username the bot logs in as");
+            let private_key = secret("private_key").filter(|key| rsa_key_usable(t, key));
+            let audience = t.string("audience");
+            Some(AuthConfig::JwtBearer {
+                token_url: token_url?,
+                client_id: client_id?,
+                username: username?,
+                private_key: private_key?,
+                audience,
+            })
+        }
         AuthType::ClientCredentials => {
             let token_url = text("token_url", "add the OAuth token endpoint")
                 .and_then(|r| checked_url(t, "token_url", &r));
@@ -218,6 +248,26 @@ pub fn connector_settings(
             kind: GrantKind::ClientCredentials,
             scheme: TokenScheme::Bearer,
         }),
+        AuthConfig::JwtBearer {
+            token_url,
+            client_id,
+            username,
+            private_key,
+            audience,
+        } => Credentials::OAuth(OAuthGrant {
+            token_url: token_url.clone(),
+            client_id: client_id.clone(),
+            // The assertion is signed; no client secret is sent.
+            client_secret: SecretString::from(String::new()),
+            kind: GrantKind::JwtBearer {
+                username: username.clone(),
+                private_key: resolve(private_key)?,
+                audience: audience
+                    .clone()
+                    .unwrap_or_else(|| token_url.origin().ascii_serialization()),
+            },
+            scheme: TokenScheme::Bearer,
+        }),
         AuthConfig::OauthPassword {
             token_url,
             client_id,
@@ -277,6 +327,32 @@ pub fn connector_settings(
         },
         readiness: connector.readiness.clone(),
     })
+}
+
+/// Whether a `private_key` file that exists holds an RSA private key that
+/// signs; a problem at the key's line when not. A missing file (or an
+/// environment variable) is checked when the key is read, at run time.
+fn rsa_key_usable(t: &TableReader<'_>, key: &SecretRef) -> bool {
+    let SecretRef::File(path) = key else {
+        return true;
+    };
+    if !path.exists() {
+        return true;
+    }
+    let why = match key.resolve() {
+        Ok(pem) => match check_rsa_private_key(&pem) {
+            Ok(()) => return true,
+            Err(why) => why,
+        },
+        Err(error) => error.to_string(),
+    };
+    t.problems().add(
+        t.node("private_key").and_then(|n| n.line),
+        &format!("{}.private_key", t.path),
+        format!("{}: {why} (its content is not shown)", path.display()),
+        "point private_key at the connected app's unencrypted RSA key in PEM          (openssl rsa -in key.pem -out plain.pem removes a passphrase)",
+    );
+    false
 }
 
 /// Both missing secrets of a connector, named at once.
@@ -384,5 +460,77 @@ mod tests {
             at("https://proxy.acme.com/snow/"),
             "https://proxy.acme.com/snow/oauth_token.do"
         );
+    }
+
+    const JWT_KEY: &str =
+        include_str!("../../connectors/tests/connectors/salesforce/jwt-private-key-pkcs1.pem");
+
+    /// A `jwt_bearer` Salesforce connector whose key file holds `key`.
+    fn jwt_bearer(dir: &Path, key: &str, audience: &str) -> Result<Config, String> {
+        let path = dir.join("sf-key.pem");
+        std::fs::write(&path, key).expect("write the key");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+        }
+        let text = format!(
+            "identities = \"identities.toml\"\n[[connectors]]\nintegration = \"salesforce\"\n\
+             system = \"salesforce\"\nbase_url = \"https://acme.my.salesforce.com\"\n\
+             [connectors.auth]\ntype = \"jwt_bearer\"\n\
+             token_url = \"https://login.salesforce.com/services/oauth2/token\"\n\
+             client_id = \"consumer-key\"\nusername = \"bot@acme.com\"\n\
+             private_key = \"file:sf-key.pem\"\n{audience}"
+        );
+        Config::parse(&dir.join("c.toml"), &text).map_err(|errors| errors.to_string())
+    }
+
+    #[test]
+    fn jwt_bearer_reads_its_keys_defaults_the_audience_and_keeps_the_key_out_of_debug() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let config = jwt_bearer(dir.path(), JWT_KEY, "").expect("valid");
+        let settings = connector_settings(&config.connectors[0]).expect("the key resolves");
+        let Credentials::OAuth(grant) = &settings.credentials else {
+            panic!("expected OAuth credentials");
+        };
+        assert_eq!(grant.client_id, "consumer-key");
+        let GrantKind::JwtBearer {
+            username, audience, ..
+        } = &grant.kind
+        else {
+            panic!("expected the JWT bearer grant");
+        };
+        assert_eq!(username, "bot@acme.com");
+        assert_eq!(audience, "https://login.salesforce.com");
+        let body_line = JWT_KEY.lines().nth(1).expect("a PEM body");
+        for shown in [format!("{config:?}"), format!("{settings:?}")] {
+            assert!(!shown.contains(body_line), "{shown}");
+        }
+
+        let config = jwt_bearer(
+            dir.path(),
+            JWT_KEY,
+            "audience = \"https://test.salesforce.com\"\n",
+        )
+        .expect("valid");
+        let settings = connector_settings(&config.connectors[0]).expect("the key resolves");
+        let Credentials::OAuth(OAuthGrant {
+            kind: GrantKind::JwtBearer { audience, .. },
+            ..
+        }) = &settings.credentials
+        else {
+            panic!("expected the JWT bearer grant");
+        };
+        assert_eq!(audience, "https://test.salesforce.com");
+    }
+
+    #[test]
+    fn a_jwt_bearer_key_file_that_is_not_an_rsa_key_is_refused_without_its_content() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let errors = jwt_bearer(dir.path(), "not a key canary-Hx4\n", "").expect_err("refused");
+        assert!(errors.contains("private_key"), "{errors}");
+        assert!(errors.contains("not an RSA private key"), "{errors}");
+        assert!(!errors.contains("canary-Hx4"), "{errors}");
     }
 }

@@ -15,6 +15,7 @@ mod readiness_manageengine;
 mod readiness_salesforce;
 mod readiness_servicenow;
 mod resolve;
+mod salesforce_jwt;
 mod schemas;
 mod servicenow_oauth;
 mod support;

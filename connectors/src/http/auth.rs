@@ -3,8 +3,9 @@
 //! its `expires_in` runs out; `send` renews it once per run after a 401),
 //! and `authorize`, which builds the auth header.
 //!
-//! The only code that calls `expose_secret`, and only to put a secret into a
-//! header or the token request's form: never into a log line or an error.
+//! With `jwt.rs` (which signs with the private key), the only code that
+//! calls `expose_secret`, and only to put a secret into a header or the
+//! token request's form: never into a log line or an error.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -36,8 +37,9 @@ pub enum Credentials {
     AuthToken {
         token: SecretString,
     },
-    /// Access tokens fetched at run time (Salesforce client credentials,
-    /// ManageEngine Cloud's Zoho refresh token, ServiceNow's password grant).
+    /// Access tokens fetched at run time (Salesforce client credentials and
+    /// JWT bearer, ManageEngine Cloud's Zoho refresh token, ServiceNow's
+    /// password grant).
     OAuth(OAuthGrant),
 }
 
@@ -85,6 +87,16 @@ impl Credentials {
                         feed(username);
                         feed(password.expose_secret());
                     }
+                    GrantKind::JwtBearer {
+                        username,
+                        private_key,
+                        audience,
+                    } => {
+                        feed("jwt_bearer");
+                        feed(username);
+                        feed(private_key.expose_secret());
+                        feed(audience);
+                    }
                 }
             }
         }
@@ -96,13 +108,15 @@ impl Credentials {
 pub struct OAuthGrant {
     pub token_url: Url,
     pub client_id: String,
+    /// Empty and never sent for [`GrantKind::JwtBearer`], which signs
+    /// instead.
     pub client_secret: SecretString,
     pub kind: GrantKind,
     pub scheme: TokenScheme,
 }
 
 /// The grant sent to the token endpoint; the client id and secret go in
-/// the form body with each.
+/// the form body with each but the JWT bearer grant.
 #[derive(Debug, Clone)]
 pub enum GrantKind {
     /// `grant_type=client_credentials` (Salesforce).
@@ -116,7 +130,19 @@ pub enum GrantKind {
         username: String,
         password: SecretString,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer` (Salesforce
+    /// `jwt_bearer`): a fresh RS256 assertion per token request, `iss` the
+    /// client id, `sub` the username, `aud` the audience.
+    JwtBearer {
+        username: String,
+        /// An unencrypted RSA private key in PEM (PKCS#1 or PKCS#8).
+        private_key: SecretString,
+        audience: String,
+    },
 }
+
+/// The JWT bearer grant's `grant_type`.
+const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// The `Authorization` scheme an access token travels in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,6 +248,7 @@ impl HttpClient {
             ("client_id", grant.client_id.as_str()),
             ("client_secret", grant.client_secret.expose_secret()),
         ];
+        let assertion;
         match &grant.kind {
             GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials")),
             GrantKind::RefreshToken(refresh) => {
@@ -233,6 +260,22 @@ impl HttpClient {
                 form.push(("username", username.as_str()));
                 form.push(("password", password.expose_secret()));
             }
+            GrantKind::JwtBearer {
+                username,
+                private_key,
+                audience,
+            } => {
+                assertion =
+                    super::jwt::assertion(&grant.client_id, username, audience, private_key)
+                        .map_err(|detail| ConnectorError::Setup {
+                            integration: self.integration.clone(),
+                            detail: format!("private_key: {detail}"),
+                        })?;
+                form = vec![
+                    ("grant_type", JWT_BEARER_GRANT),
+                    ("assertion", assertion.expose_secret()),
+                ];
+            }
         }
         match self.request_token(grant, &form).await? {
             Granted::Token(token) => Ok(token),
@@ -240,11 +283,22 @@ impl HttpClient {
                 tracing::debug!(integration = %self.integration, %path, %detail, "the token endpoint refused the grant");
                 // A refused grant is a refused login: nothing more is sent.
                 self.auth_failed.store(true, Ordering::SeqCst);
-                Err(ConnectorError::AuthRejected {
-                    integration: self.integration.clone(),
-                    method: Method::POST,
-                    path,
-                    status,
+                Err(match grant.kind {
+                    // Salesforce says why an assertion is refused (an app not
+                    // approved for the user, an expired certificate).
+                    GrantKind::JwtBearer { .. } => ConnectorError::GrantRefused {
+                        integration: self.integration.clone(),
+                        method: Method::POST,
+                        path,
+                        status,
+                        detail,
+                    },
+                    _ => ConnectorError::AuthRejected {
+                        integration: self.integration.clone(),
+                        method: Method::POST,
+                        path,
+                        status,
+                    },
                 })
             }
         }
@@ -273,6 +327,10 @@ impl HttpClient {
             /// sends it with 200.
             #[serde(default)]
             error: Option<String>,
+            /// Why, in the server's words ("user hasn't approved this
+            /// consumer").
+            #[serde(default)]
+            error_description: Option<String>,
         }
         let path = grant.token_url.path().to_owned();
         let reply = self
@@ -292,22 +350,41 @@ impl HttpClient {
                 },
             )
             .await?;
+        // OAuth's `error` and `error_description`, kept short and on one line.
+        let refusal = |answer: &TokenAnswer| {
+            let error = answer.error.as_deref()?;
+            let mut detail = error.to_owned();
+            if let Some(description) = answer.error_description.as_deref() {
+                let description: String = description
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect();
+                if !description.is_empty() {
+                    detail = format!("{error}: {description}");
+                }
+            }
+            Some(detail)
+        };
         if !reply.status.is_success() {
+            let detail = serde_json::from_slice::<TokenAnswer>(&reply.body)
+                .ok()
+                .and_then(|answer| refusal(&answer));
             return Ok(Granted::Refused {
                 status: reply.status,
-                detail: "HTTP error".into(),
+                detail: detail.unwrap_or_else(|| "HTTP error".into()),
             });
         }
         let answer: TokenAnswer = reply.json(&self.integration)?;
-        let access_token = match (answer.error, answer.access_token) {
-            (Some(error), _) => {
-                return Ok(Granted::Refused {
-                    status: reply.status,
-                    detail: error,
-                });
-            }
-            (None, Some(token)) if !token.is_empty() => token,
-            (None, _) => {
+        if let Some(detail) = refusal(&answer) {
+            return Ok(Granted::Refused {
+                status: reply.status,
+                detail,
+            });
+        }
+        let access_token = match answer.access_token {
+            Some(token) if !token.is_empty() => token,
+            _ => {
                 return Err(ConnectorError::BadResponse {
                     integration: self.integration.clone(),
                     method: Method::POST,

@@ -46,6 +46,18 @@ pub enum ConnectorError {
         path: String,
         status: StatusCode,
     },
+    /// The token endpoint refused the grant and said why (OAuth's `error`
+    /// and `error_description`, e.g. Salesforce's `invalid_grant`).
+    #[error(
+        "{integration}: {method} {path} refused the grant with HTTP {status} ({detail}): check the credentials"
+    )]
+    GrantRefused {
+        integration: Integration,
+        method: Method,
+        path: String,
+        status: StatusCode,
+        detail: String,
+    },
     #[error("{integration}: no request sent, the credentials were already refused in this run")]
     AuthBlocked { integration: Integration },
     #[error("{integration}: {method} {path} is still rate limited after retries ({detail})")]
@@ -101,9 +113,9 @@ impl ConnectorError {
     /// SPEC's `reason`, so the report never parses message text.
     pub fn reason(&self) -> Reason {
         match self {
-            ConnectorError::AuthRejected { .. } | ConnectorError::AuthBlocked { .. } => {
-                Reason::AuthFailed
-            }
+            ConnectorError::AuthRejected { .. }
+            | ConnectorError::GrantRefused { .. }
+            | ConnectorError::AuthBlocked { .. } => Reason::AuthFailed,
             ConnectorError::RateLimited { .. } => Reason::RateLimited,
             ConnectorError::Timeout { .. } => Reason::Timeout,
             ConnectorError::BadResponse { .. } | ConnectorError::TooLarge { .. } => {

@@ -14,6 +14,7 @@
 
 mod auth;
 mod error;
+mod jwt;
 mod limits;
 mod retry;
 
@@ -35,6 +36,7 @@ use crate::Integration;
 use auth::{AccessToken, authorize};
 pub use auth::{Credentials, GrantKind, OAuthGrant, TokenScheme};
 pub use error::{ConnectorError, Reason};
+pub use jwt::{ASSERTION_LIFETIME, check_rsa_private_key};
 pub use limits::{MAX_BODY_BYTES, MAX_REQUEST_LINE, request_line_len};
 use retry::WaitBudget;
 pub use retry::{Classifier, Verdict};

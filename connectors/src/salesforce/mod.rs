@@ -17,6 +17,7 @@ pub mod query;
 mod readiness;
 pub mod sim;
 mod sim_describe;
+mod sim_jwt;
 mod sim_soql;
 mod wire;
 
@@ -31,8 +32,8 @@ use crate::batches::Batches;
 use crate::http::{Reply, RequestSpec, Verdict};
 use crate::{
     Connector, ConnectorError, ConnectorSettings, CredentialOwner, Credentials, ExternalId,
-    HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, Readiness, ReadinessInput,
-    ReadinessSettings, System, UnsafeValue,
+    GrantKind, HttpClient, ItsmUser, ItsmUserId, Lookup, LookupKey, Lookups, OAuthGrant, Readiness,
+    ReadinessInput, ReadinessSettings, System, UnsafeValue,
 };
 pub use id::parse_id;
 
@@ -82,6 +83,9 @@ pub struct Client {
     fields: String,
     /// `[connectors.readiness]`: the object the probe describes.
     readiness: ReadinessSettings,
+    /// `jwt_bearer`: the `username` the assertion is signed for, the
+    /// credentials' owner where `userinfo` cannot say.
+    signed_username: Option<String>,
 }
 
 impl Client {
@@ -108,6 +112,13 @@ impl Client {
             fields.push_str(", ");
             fields.push_str(&lookup_field);
         }
+        let signed_username = match &settings.credentials {
+            Credentials::OAuth(OAuthGrant {
+                kind: GrantKind::JwtBearer { username, .. },
+                ..
+            }) => Some(username.clone()),
+            _ => None,
+        };
         let http = HttpClient::new(
             settings.integration,
             settings.base_url,
@@ -125,6 +136,7 @@ impl Client {
             lookup_field,
             fields,
             readiness: settings.readiness,
+            signed_username,
         })
     }
 
@@ -477,7 +489,9 @@ impl Connector for Client {
     }
 
     /// `userinfo` names the token's user; a 404 (or a 403 for a token
-    /// without the scope to read it) means Salesforce cannot say here.
+    /// without the scope to read it) means Salesforce cannot say here,
+    /// unless the credentials are `jwt_bearer`: then the owner is the User
+    /// whose `Username` the assertion was signed for.
     async fn whoami(&self) -> Result<CredentialOwner, ConnectorError> {
         let instance = self.instance().await?;
         let spec = RequestSpec::get(endpoint(instance, USERINFO_PATH))
@@ -486,6 +500,9 @@ impl Connector for Client {
         let reply = self.http.send(&spec).await?;
         self.note_usage(&reply);
         if !reply.status.is_success() {
+            if let Some(username) = &self.signed_username {
+                return self.signed_user(instance, username).await;
+            }
             tracing::info!(integration = %self.http.integration(), status = reply.status.as_u16(),
                 "userinfo is not available; the credentials' owner is not checked");
             return Ok(CredentialOwner::Unknown);
@@ -497,7 +514,11 @@ impl Connector for Client {
             return Ok(CredentialOwner::Unknown);
         };
         let external_id = match self.lookup_field.as_str() {
-            "Username" => info.preferred_username,
+            // The token acts as the user the assertion was signed for.
+            "Username" => info
+                .preferred_username
+                .filter(|v| !v.is_empty())
+                .or_else(|| self.signed_username.clone()),
             "Email" => info.email,
             _ => None,
         };
@@ -517,6 +538,31 @@ impl Connector for Client {
 
     fn http(&self) -> &HttpClient {
         &self.http
+    }
+}
+
+impl Client {
+    /// The User whose `Username` is `username`, read by a query: the
+    /// `jwt_bearer` credentials' owner when `userinfo` cannot say.
+    async fn signed_user(
+        &self,
+        instance: &Url,
+        username: &str,
+    ) -> Result<CredentialOwner, ConnectorError> {
+        let Ok(literal) = query::literal(query::sendable(username)) else {
+            return Ok(CredentialOwner::Unknown);
+        };
+        let soql = query::select_in(&self.fields, "Username", [literal.as_str()]);
+        let records = self.fetch(instance, &soql).await?;
+        let mut users = records.iter().filter_map(|record| self.to_user(record));
+        Ok(match (users.next(), users.next()) {
+            (Some(user), None) => CredentialOwner::Known(user),
+            _ => {
+                tracing::info!(integration = %self.http.integration(),
+                    "no single User has the username the assertion was signed for; the credentials' owner is not checked");
+                CredentialOwner::Unknown
+            }
+        })
     }
 }
 

@@ -3,7 +3,8 @@
 //! sends (`SELECT ... FROM User WHERE <field> IN (...)` or `= '...'`, with
 //! SOQL's escapes), case-insensitive matching, 15- or 18-character Ids,
 //! `nextRecordsUrl` paging, the daily API quota with `Sforce-Limit-Info`,
-//! the client-credentials token endpoint, `userinfo` and the sObject
+//! the client-credentials and JWT bearer (`sim_jwt`) token endpoint,
+//! `userinfo` and the sObject
 //! describe (`sim_describe`). A request line past 16,384 bytes gets 414 from
 //! the front `crate::sim` puts before every system. `demo`, `simulate` and
 //! the tests all use it.
@@ -122,6 +123,12 @@ impl SimData {
                     .oauth_clients
                     .iter()
                     .map(|c| ("oauth_clients", &c.user)),
+            )
+            .chain(
+                credentials
+                    .jwt_clients
+                    .iter()
+                    .map(|c| ("jwt_clients", &c.user)),
             );
         for (kind, user) in users {
             let Some(user) = user else { continue };
@@ -133,6 +140,7 @@ impl SimData {
                 )));
             }
         }
+        super::sim_jwt::check_clients(&credentials.jwt_clients)?;
         let batch_size = file.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
         if batch_size == 0 {
             return Err(InvalidSimData(
@@ -222,12 +230,23 @@ impl Simulator {
             .expect("the state lock is never poisoned: no code panics under it")
     }
 
-    /// `POST /services/oauth2/token` with `grant_type=client_credentials`;
-    /// the client in the form or in a basic-auth header, as clients send it.
+    /// `POST /services/oauth2/token` with `grant_type=client_credentials`
+    /// (the client in the form or in a basic-auth header, as clients send
+    /// it) or the JWT bearer grant (`sim_jwt`).
     fn token(&self, request: &Request) -> ResponseTemplate {
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
+        if form.get("grant_type").map(String::as_str) == Some(super::sim_jwt::JWT_BEARER_GRANT) {
+            let clients = &self.data.credentials.jwt_clients;
+            return match super::sim_jwt::grant(clients, &form, &self.uri) {
+                Ok(client) => self.issue(client.user.clone()),
+                Err((error, description)) => json_response(
+                    400,
+                    &json!({"error": error, "error_description": description}),
+                ),
+            };
+        }
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
             return json_response(
                 400,
@@ -250,11 +269,16 @@ impl Simulator {
                 &json!({"error": "invalid_client", "error_description": "invalid client credentials"}),
             );
         };
+        self.issue(client.user.clone())
+    }
+
+    /// A new access token acting as `user`, in Salesforce's token answer.
+    fn issue(&self, user: Option<String>) -> ResponseTemplate {
         let mut state = self.state();
         state.issued += 1;
         let token = format!("00DSIM0000000000001!sim.access.{:06}", state.issued);
-        state.tokens.insert(token.clone(), client.user.clone());
-        let user = client.user.clone().unwrap_or_default();
+        state.tokens.insert(token.clone(), user.clone());
+        let user = user.unwrap_or_default();
         json_response(
             200,
             &json!({

@@ -20,6 +20,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use crate::support::{bearer, mount_catch_all, settings};
 
 mod auth;
+mod jwt;
 mod limits;
 mod readiness;
 mod simulator;
