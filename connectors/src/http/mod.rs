@@ -92,6 +92,16 @@ impl RequestSpec {
         }
     }
 
+    /// A readiness probe's GET (SPEC section 5.1): a 401, 403 or 404 is the
+    /// probe's to judge, so it never stops further requests or makes the
+    /// system unavailable.
+    pub fn probe(url: Url) -> Self {
+        RequestSpec::get(url)
+            .accept_status(StatusCode::UNAUTHORIZED)
+            .accept_status(StatusCode::FORBIDDEN)
+            .accept_status(StatusCode::NOT_FOUND)
+    }
+
     pub fn query(mut self, name: &str, value: impl Into<String>) -> Self {
         self.query.push((name.to_owned(), value.into()));
         self

@@ -107,10 +107,7 @@ impl Probe<'_> {
     /// Sends a GET whose 401, 403 and 404 answers the probe reads itself
     /// (and the `extra` statuses); any other failure is the error's text.
     async fn get(&self, spec: RequestSpec, extra: &[StatusCode]) -> Result<Reply, String> {
-        let mut spec = spec
-            .accept_status(StatusCode::UNAUTHORIZED)
-            .accept_status(StatusCode::FORBIDDEN)
-            .accept_status(StatusCode::NOT_FOUND);
+        let mut spec = spec;
         for status in extra {
             spec = spec.accept_status(*status);
         }
@@ -128,7 +125,7 @@ impl Probe<'_> {
     }
 
     fn spec(&self, path: &str) -> RequestSpec {
-        RequestSpec::get(self.client.http.endpoint(path))
+        RequestSpec::probe(self.client.http.endpoint(path))
     }
 
     // --- groups ---------------------------------------------------------

@@ -11,7 +11,6 @@
 //! and the connector's classifier lets such an answer through to this
 //! probe instead of stopping the system (see [`is_one_user_path`]).
 
-use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::wire::{OneUser, ResponseStatus};
@@ -58,11 +57,7 @@ async fn fetch_is_technician(client: &Client, id: &ItsmUserId) -> Result<bool, S
     let id = parse_id(id.as_str()).map_err(|why| format!("{why}; {CANNOT_TELL}"))?;
     // `id` is digits only: nothing else reaches the path.
     let path = format!("{USERS_PATH}/{id}");
-    let spec = RequestSpec::get(client.http.endpoint(&path))
-        .header("accept", ACCEPT_V3)
-        .accept_status(StatusCode::UNAUTHORIZED)
-        .accept_status(StatusCode::FORBIDDEN)
-        .accept_status(StatusCode::NOT_FOUND);
+    let spec = RequestSpec::probe(client.http.endpoint(&path)).header("accept", ACCEPT_V3);
     let reply = client
         .http
         .send(&spec)

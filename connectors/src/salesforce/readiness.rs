@@ -76,10 +76,7 @@ pub(super) async fn probe(client: &Client, input: &ReadinessInput) -> Readiness 
             return readiness;
         }
     };
-    let spec = RequestSpec::get(endpoint(instance, &describe_path(object)))
-        .accept_status(StatusCode::UNAUTHORIZED)
-        .accept_status(StatusCode::FORBIDDEN)
-        .accept_status(StatusCode::NOT_FOUND);
+    let spec = RequestSpec::probe(endpoint(instance, &describe_path(object)));
     let reply = match client.http.send(&spec).await {
         Ok(reply) => reply,
         Err(err) => {

@@ -87,15 +87,12 @@ async fn roles(client: &Client, input: &ReadinessInput, bot: &str, readiness: &m
     let mut read_all = false;
     for page in 0..ROLE_PAGES {
         let offset = page * ROLE_PAGE;
-        let mut spec = RequestSpec::get(client.http.endpoint(ROLES_PATH))
+        let mut spec = RequestSpec::probe(client.http.endpoint(ROLES_PATH))
             .query("sysparm_query", sysparm_query.as_str())
             .query("sysparm_fields", ROLE_FIELDS)
             .query("sysparm_display_value", "false")
             .query("sysparm_exclude_reference_link", "true")
-            .query("sysparm_limit", ROLE_PAGE.to_string())
-            .accept_status(StatusCode::UNAUTHORIZED)
-            .accept_status(StatusCode::FORBIDDEN)
-            .accept_status(StatusCode::NOT_FOUND);
+            .query("sysparm_limit", ROLE_PAGE.to_string());
         if offset > 0 {
             spec = spec.query("sysparm_offset", offset.to_string());
         }
@@ -200,16 +197,13 @@ async fn table(client: &Client, bot: &str, readiness: &mut Readiness) {
         ));
         return;
     }
-    let spec = RequestSpec::get(client.http.endpoint(&format!("/api/now/table/{table}")))
+    let spec = RequestSpec::probe(client.http.endpoint(&format!("/api/now/table/{table}")))
         .query("sysparm_limit", "1")
         .query("sysparm_fields", "sys_id")
         // A count of a large incident table costs the instance a query of
         // its own; the probe needs no count.
         .query("sysparm_no_count", "true")
-        .accept_status(StatusCode::BAD_REQUEST)
-        .accept_status(StatusCode::UNAUTHORIZED)
-        .accept_status(StatusCode::FORBIDDEN)
-        .accept_status(StatusCode::NOT_FOUND);
+        .accept_status(StatusCode::BAD_REQUEST);
     let reply = match client.http.send(&spec).await {
         Ok(reply) => reply,
         Err(err) => {
