@@ -106,6 +106,17 @@ fn rate_limited(seconds: u64) -> ResponseTemplate {
 }
 
 /// Applies the slow fault to an answer.
+/// What a responder answers under the fault switch: the forced answer, or
+/// `answer()`, delayed when the fault says so. Every simulator route goes
+/// through it, so a fault reaches them all alike.
+pub fn faulted(faults: &Faults, answer: impl FnOnce() -> ResponseTemplate) -> ResponseTemplate {
+    let template = match faults.intercept() {
+        Some(forced) => forced,
+        None => answer(),
+    };
+    with_delay(faults, template)
+}
+
 pub fn with_delay(faults: &Faults, template: ResponseTemplate) -> ResponseTemplate {
     match faults.delay() {
         Some(delay) => template.set_delay(delay),

@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Faults, InvalidSimData, SimCredentials, json_response, query_param, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, faulted, json_response, query_param};
 
 /// Rows a page holds when `row_count` is not given.
 const DEFAULT_ROW_COUNT: u64 = 10;
@@ -228,6 +228,22 @@ impl State {
         })
     }
 
+    /// The refusal every API route gives first: a bad key (4022), or the
+    /// per-minute limit reached (4015, as 429 or in a 200 as configured).
+    pub(super) fn refusal(&self, request: &Request) -> Option<ResponseTemplate> {
+        if !self.authenticated(request) {
+            return Some(Refusal::new(401, 4022, "Invalid API key received").template());
+        }
+        if !self.within_limit() {
+            let status = match self.data.rate_limit.as_ref().map(|l| l.answer) {
+                Some(RateLimitAnswer::Status4015) => 200,
+                _ => 429,
+            };
+            return Some(Refusal::new(status, 4015, "API rate limit reached").template());
+        }
+        None
+    }
+
     /// Counts a request against the per-minute limit; `false` when over it.
     fn within_limit(&self) -> bool {
         let Some(limit) = &self.data.rate_limit else {
@@ -301,25 +317,14 @@ struct UsersResponder {
 
 impl Respond for UsersResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let answer = match self.faults.intercept() {
-            Some(forced) => forced,
-            None => self.answer(request),
-        };
-        with_delay(&self.faults, answer)
+        faulted(&self.faults, || self.answer(request))
     }
 }
 
 impl UsersResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
-        if !self.state.authenticated(request) {
-            return Refusal::new(401, 4022, "Invalid API key received").template();
-        }
-        if !self.state.within_limit() {
-            let status = match self.state.data.rate_limit.as_ref().map(|l| l.answer) {
-                Some(RateLimitAnswer::Status4015) => 200,
-                _ => 429,
-            };
-            return Refusal::new(status, 4015, "API rate limit reached").template();
+        if let Some(refused) = self.state.refusal(request) {
+            return refused;
         }
         match ListRequest::parse(request) {
             Ok(list) => list.answer(&self.state.data.users),
@@ -610,11 +615,7 @@ struct TokenResponder {
 
 impl Respond for TokenResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let answer = match self.faults.intercept() {
-            Some(forced) => forced,
-            None => self.answer(request),
-        };
-        with_delay(&self.faults, answer)
+        faulted(&self.faults, || self.answer(request))
     }
 }
 

@@ -17,8 +17,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path_regex};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use super::{RateLimitAnswer, Refusal, State};
-use crate::sim::{Faults, json_response, with_delay};
+use super::{Refusal, State};
+use crate::sim::{Faults, faulted, json_response};
 
 /// How `GET /api/v3/users/{id}` answers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -49,25 +49,14 @@ struct OneUserResponder {
 
 impl Respond for OneUserResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let answer = match self.faults.intercept() {
-            Some(forced) => forced,
-            None => self.answer(request),
-        };
-        with_delay(&self.faults, answer)
+        faulted(&self.faults, || self.answer(request))
     }
 }
 
 impl OneUserResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
-        if !self.state.authenticated(request) {
-            return Refusal::new(401, 4022, "Invalid API key received").template();
-        }
-        if !self.state.within_limit() {
-            let status = match self.state.data.rate_limit.as_ref().map(|l| l.answer) {
-                Some(RateLimitAnswer::Status4015) => 200,
-                _ => 429,
-            };
-            return Refusal::new(status, 4015, "API rate limit reached").template();
+        if let Some(refused) = self.state.refusal(request) {
+            return refused;
         }
         let not_found = || Refusal::new(404, 4007, "Invalid URL").template();
         match self.state.data.user_details {

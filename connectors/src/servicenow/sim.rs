@@ -21,7 +21,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::sim_oauth::Issued;
 use super::sim_tables::{Access, Table, Tables};
-use crate::sim::{Faults, InvalidSimData, SimCredentials, query_param, with_delay};
+use crate::sim::{Faults, InvalidSimData, SimCredentials, faulted, query_param};
 
 /// What an instance returns when nothing is asked to be limited.
 const DEFAULT_LIMIT: usize = 10_000;
@@ -119,11 +119,7 @@ struct TableResponder {
 
 impl Respond for TableResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let answer = match self.faults.intercept() {
-            Some(forced) => forced,
-            None => self.answer(request),
-        };
-        with_delay(&self.faults, answer)
+        faulted(&self.faults, || self.answer(request))
     }
 }
 

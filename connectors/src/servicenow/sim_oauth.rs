@@ -18,7 +18,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::sim::{Caller, Faults, SimCredentials, json_response, with_delay};
+use crate::sim::{Caller, Faults, SimCredentials, faulted, json_response};
 
 /// The instance's token path (`https://<instance>.service-now.com/oauth_token.do`).
 pub const TOKEN_PATH: &str = "/oauth_token.do";
@@ -107,11 +107,7 @@ struct TokenResponder {
 
 impl Respond for TokenResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let answer = match self.faults.intercept() {
-            Some(forced) => forced,
-            None => self.answer(request),
-        };
-        with_delay(&self.faults, answer)
+        faulted(&self.faults, || self.answer(request))
     }
 }
 
