@@ -198,14 +198,7 @@ impl Store {
 
     /// Every kept snapshot, oldest first.
     pub fn history(&self) -> Result<Vec<Snapshot>, StoreError> {
-        let mut statement = self
-            .conn
-            .prepare(&format!("{SNAPSHOT_SELECT} ORDER BY id"))
-            .map_err(|e| self.err(e))?;
-        let rows = statement
-            .query_map([], snapshot_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+        all_snapshots(&self.conn).map_err(|e| self.err(e))
     }
 
     /// Hands every user of the last load to `each`, in key order.
@@ -349,6 +342,12 @@ fn snapshot_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Snapshot> {
     })
 }
 
+fn all_snapshots(conn: &Connection) -> rusqlite::Result<Vec<Snapshot>> {
+    let mut statement = conn.prepare(&format!("{SNAPSHOT_SELECT} ORDER BY id"))?;
+    let rows = statement.query_map([], snapshot_row)?;
+    rows.collect()
+}
+
 fn last_snapshot(conn: &Connection) -> rusqlite::Result<Option<Snapshot>> {
     conn.query_row(
         &format!("{SNAPSHOT_SELECT} ORDER BY id DESC LIMIT 1"),
@@ -397,43 +396,17 @@ impl LoadTx<'_> {
         &self,
         each: &mut dyn FnMut(&str, Current) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut statement = self
-            .tx
-            .prepare(
-                "SELECT key, id, hash FROM user_versions INDEXED BY user_versions_current
-                 WHERE valid_to IS NULL ORDER BY key",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = statement.query([]).map_err(|e| self.err(e))?;
-        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let key = row
-                .get_ref(0)
-                .and_then(|v| v.as_str().map_err(Into::into))
-                .map_err(|e| self.err(e))?;
-            let row_id: i64 = row.get(1).map_err(|e| self.err(e))?;
-            let hash: i64 = row.get(2).map_err(|e| self.err(e))?;
-            each(
-                key,
-                Current {
-                    row: row_id,
-                    hash: hash as u64,
-                },
-            )?;
-        }
-        Ok(())
+        self.each_version(
+            "SELECT key, id, hash FROM user_versions INDEXED BY user_versions_current
+             WHERE valid_to IS NULL ORDER BY key",
+            None,
+            each,
+        )
     }
 
     /// Every kept snapshot, oldest first.
     pub fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
-        let mut statement = self
-            .tx
-            .prepare(&format!("{SNAPSHOT_SELECT} ORDER BY id"))
-            .map_err(|e| self.err(e))?;
-        let rows = statement
-            .query_map([], snapshot_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
+        all_snapshots(&self.tx).map_err(|e| self.err(e))
     }
 
     /// Every user of snapshot `id` with its row and content hash, in key
@@ -443,14 +416,28 @@ impl LoadTx<'_> {
         id: i64,
         each: &mut dyn FnMut(&str, Current) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let mut statement = self
-            .tx
-            .prepare(
-                "SELECT key, id, hash FROM user_versions
-                 WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) ORDER BY key",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = statement.query([id]).map_err(|e| self.err(e))?;
+        self.each_version(
+            "SELECT key, id, hash FROM user_versions
+             WHERE valid_from <= ?1 AND (valid_to IS NULL OR valid_to > ?1) ORDER BY key",
+            Some(id),
+            each,
+        )
+    }
+
+    /// Streams `(key, id, hash)` rows of `sql` (with `?1` bound to `snapshot`
+    /// where given) to `each`, holding no row longer than the call.
+    fn each_version(
+        &self,
+        sql: &str,
+        snapshot: Option<i64>,
+        each: &mut dyn FnMut(&str, Current) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut statement = self.tx.prepare(sql).map_err(|e| self.err(e))?;
+        let mut rows = match snapshot {
+            Some(id) => statement.query([id]),
+            None => statement.query([]),
+        }
+        .map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let key = row
                 .get_ref(0)

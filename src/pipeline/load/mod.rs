@@ -340,8 +340,19 @@ pub fn load(
         options.pipeline,
         options.accept_large_change,
     );
+    // The kept loads, read once: the drift window's baseline is one of them.
+    let kept = tx.snapshots()?;
+    let baseline = drift_baseline(&kept, options);
     if blocked.is_none() && !options.accept_large_change {
-        blocked = drift_block(&tx, users, &hashes, schema, options, previous.as_ref())?;
+        blocked = drift_block(
+            &tx,
+            users,
+            &hashes,
+            schema,
+            options,
+            baseline,
+            previous.as_ref(),
+        )?;
     }
     let previous_snapshot = previous.as_ref().map(|p| p.id);
     if blocked.is_some() || options.dry_run {
@@ -390,10 +401,7 @@ pub fn load(
     )?;
     // Pruning keeps the drift window's baseline and every load since, or a
     // daemon loading every 30 minutes would never keep a load a day old.
-    let baseline = match drift_baseline(&tx, options)? {
-        Some(baseline) => Some(baseline.id),
-        None => tx.snapshots()?.first().map(|oldest| oldest.id),
-    };
+    let protect = baseline.or(kept.first()).map(|snapshot| snapshot.id);
     tx.commit(
         snapshot,
         [
@@ -404,7 +412,7 @@ pub fn load(
             counts.unchanged,
         ],
         options.keep_snapshots,
-        baseline,
+        protect,
     )?;
     Ok(LoadOutcome {
         counts,
@@ -425,9 +433,9 @@ fn drift_block(
     hashes: &[u64],
     schema: &Schema,
     options: &LoadOptions<'_>,
+    baseline: Option<&Snapshot>,
     previous: Option<&Snapshot>,
 ) -> Result<Option<Blocked>, StoreError> {
-    let baseline = drift_baseline(tx, options)?;
     let Some(baseline) = baseline.filter(|b| previous.is_none_or(|p| p.id != b.id)) else {
         return Ok(None);
     };
@@ -450,28 +458,17 @@ fn drift_block(
 
 /// The newest kept load that committed at least `drift_window` before this
 /// load started.
-fn drift_baseline(
-    tx: &LoadTx<'_>,
-    options: &LoadOptions<'_>,
-) -> Result<Option<Snapshot>, StoreError> {
-    let Ok(now) = options.loaded_at.parse::<jiff::Timestamp>() else {
-        return Ok(None);
-    };
-    let Ok(window) = jiff::SignedDuration::try_from(options.pipeline.drift_window) else {
-        return Ok(None);
-    };
-    let Ok(cutoff) = now.checked_sub(window) else {
-        return Ok(None);
-    };
-    Ok(tx
-        .snapshots()?
-        .into_iter()
+fn drift_baseline<'k>(kept: &'k [Snapshot], options: &LoadOptions<'_>) -> Option<&'k Snapshot> {
+    let now = options.loaded_at.parse::<jiff::Timestamp>().ok()?;
+    let window = jiff::SignedDuration::try_from(options.pipeline.drift_window).ok()?;
+    let cutoff = now.checked_sub(window).ok()?;
+    kept.iter()
         .filter(|s| {
             s.loaded_at
                 .parse::<jiff::Timestamp>()
                 .is_ok_and(|at| at <= cutoff)
         })
-        .max_by_key(|s| s.id))
+        .max_by_key(|s| s.id)
 }
 
 /// Users of snapshot `baseline` that this load removes or changes, counted
