@@ -24,6 +24,9 @@ struct Shape {
     list: &'static str,
     id_field: &'static str,
     external_field: &'static str,
+    /// A field that must be unique besides the two (Jira Data Center's
+    /// user name), set to `bench.user<i>`.
+    login_field: Option<&'static str>,
     auth: &'static str,
     secret: &'static str,
     /// The External ID of the account the credentials log in as.
@@ -39,6 +42,7 @@ const SHAPES: &[Shape] = &[
         list: "result",
         id_field: "sys_id",
         external_field: "user_name",
+        login_field: None,
         auth: "type = \"basic\"\nusername = \"moveworks.bot\"\npassword = \"file:secret\"",
         secret: "demo-snow-password",
         bot: "moveworks.bot",
@@ -50,10 +54,23 @@ const SHAPES: &[Shape] = &[
         list: "values",
         id_field: "accountId",
         external_field: "emailAddress",
+        login_field: None,
         auth: "type = \"basic\"\nusername = \"moveworks-bot@acme.com\"\npassword = \"file:secret\"",
         secret: "demo-jira-token",
         bot: "moveworks-bot@acme.com",
         readiness: "project = \"HELP\"",
+    },
+    Shape {
+        system: System::JiraDc,
+        fixture: "jira_dc.json",
+        list: "users",
+        id_field: "key",
+        external_field: "emailAddress",
+        login_field: Some("name"),
+        auth: "type = \"bearer\"\ntoken = \"file:secret\"",
+        secret: "demo-jira-dc-token",
+        bot: "moveworks-bot@acme.com",
+        readiness: "project = \"ITSD\"",
     },
     Shape {
         system: System::Salesforce,
@@ -61,6 +78,7 @@ const SHAPES: &[Shape] = &[
         list: "records",
         id_field: "Id",
         external_field: "Username",
+        login_field: None,
         auth: "type = \"bearer\"\ntoken = \"file:secret\"",
         secret: "demo-salesforce-token",
         bot: "moveworks.bot@acme.com.prod",
@@ -72,6 +90,7 @@ const SHAPES: &[Shape] = &[
         list: "requesters",
         id_field: "id",
         external_field: "primary_email",
+        login_field: None,
         auth: "type = \"api_key\"\napi_key = \"file:secret\"",
         secret: "demo-freshservice-key",
         bot: "moveworks-bot@acme.com",
@@ -83,6 +102,7 @@ const SHAPES: &[Shape] = &[
         list: "users",
         id_field: "id",
         external_field: "email_id",
+        login_field: None,
         auth: "type = \"authtoken\"\ntoken = \"file:secret\"",
         secret: "demo-manageengine-authtoken",
         bot: "moveworks-bot@acme.com",
@@ -95,6 +115,7 @@ fn generated_id(system: System, i: usize) -> Value {
     match system {
         System::ServiceNow => Value::from(format!("{:032x}", 0xbe00_0000_usize + i)),
         System::Jira => Value::from(format!("5b10ac8d82e05b22{:08x}", i)),
+        System::JiraDc => Value::from(format!("JIRAUSER{}", 200_000 + i)),
         System::Freshservice => Value::from(30_000_000_000u64 + i as u64),
         System::Salesforce => Value::from(salesforce_id(i)),
         System::ManageEngine => Value::from(format!("{}", 123_640_000_000_000_000u64 + i as u64)),
@@ -171,6 +192,9 @@ async fn check(
         let external = format!("bench.user{i}@acme.com");
         user[shape.id_field] = id.clone();
         user[shape.external_field] = Value::from(external.clone());
+        if let Some(field) = shape.login_field {
+            user[field] = Value::from(format!("bench.user{i}"));
+        }
         if let Some(object) = user.as_object_mut() {
             object.remove("itsmid_sim_hidden_email");
         }

@@ -11,6 +11,7 @@ mod batches;
 pub mod freshservice;
 pub mod http;
 pub mod jira;
+pub mod jira_dc;
 pub mod manageengine;
 pub mod readiness;
 pub mod salesforce;
@@ -124,6 +125,9 @@ impl fmt::Display for ItsmUserId {
 pub enum System {
     ServiceNow,
     Jira,
+    /// Jira Data Center and Server, through REST API v2.
+    #[serde(rename = "jira_dc")]
+    JiraDc,
     Salesforce,
     Freshservice,
     ManageEngine,
@@ -133,9 +137,10 @@ impl System {
     /// Every system, in declaration order. Listings (`demo`, `simulate`, the
     /// config's errors) come from here; a unit test fails until a new
     /// variant is added.
-    pub const ALL: [System; 5] = [
+    pub const ALL: [System; 6] = [
         System::ServiceNow,
         System::Jira,
+        System::JiraDc,
         System::Salesforce,
         System::Freshservice,
         System::ManageEngine,
@@ -145,6 +150,7 @@ impl System {
         match self {
             System::ServiceNow => "servicenow",
             System::Jira => "jira",
+            System::JiraDc => "jira_dc",
             System::Salesforce => "salesforce",
             System::Freshservice => "freshservice",
             System::ManageEngine => "manageengine",
@@ -159,7 +165,7 @@ impl System {
     pub fn auth_types(self) -> &'static [AuthType] {
         match self {
             System::ServiceNow => &[AuthType::Basic, AuthType::Bearer, AuthType::OauthPassword],
-            System::Jira => &[AuthType::Basic, AuthType::Bearer],
+            System::Jira | System::JiraDc => &[AuthType::Basic, AuthType::Bearer],
             System::Salesforce => &[
                 AuthType::Bearer,
                 AuthType::JwtBearer,
@@ -176,9 +182,11 @@ impl System {
     pub fn has_instance_url(self) -> bool {
         match self {
             System::Salesforce => true,
-            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
-                false
-            }
+            System::ServiceNow
+            | System::Jira
+            | System::JiraDc
+            | System::Freshservice
+            | System::ManageEngine => false,
         }
     }
 
@@ -188,7 +196,7 @@ impl System {
     /// system returns (SPEC section 5).
     pub fn fetches_ids_in_bulk(self) -> bool {
         match self {
-            System::ServiceNow | System::Jira | System::Salesforce => true,
+            System::ServiceNow | System::Jira | System::JiraDc | System::Salesforce => true,
             System::Freshservice | System::ManageEngine => false,
         }
     }
@@ -200,9 +208,11 @@ impl System {
     pub fn max_request_line(self) -> usize {
         match self {
             System::Salesforce => salesforce::MAX_REQUEST_LINE,
-            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
-                http::MAX_REQUEST_LINE
-            }
+            System::ServiceNow
+            | System::Jira
+            | System::JiraDc
+            | System::Freshservice
+            | System::ManageEngine => http::MAX_REQUEST_LINE,
         }
     }
 
@@ -210,7 +220,7 @@ impl System {
     pub fn default_lookup_field(self) -> &'static str {
         match self {
             System::ServiceNow => "user_name",
-            System::Jira => "emailAddress",
+            System::Jira | System::JiraDc => "emailAddress",
             System::Salesforce => "Username",
             System::Freshservice => "primary_email",
             System::ManageEngine => "email_id",
@@ -225,6 +235,7 @@ impl System {
         match self {
             System::ServiceNow => servicenow::parse_sys_id(value),
             System::Jira => jira::parse_account_id(value),
+            System::JiraDc => jira_dc::parse_key(value),
             System::Freshservice => freshservice::parse_id(value),
             System::ManageEngine => manageengine::parse_id(value),
             System::Salesforce => salesforce::parse_id(value),
@@ -239,9 +250,11 @@ impl System {
     pub fn short_id_form(self, stored: &str) -> bool {
         match self {
             System::Salesforce => stored.len() == 15 && salesforce::parse_id(stored).is_ok(),
-            System::ServiceNow | System::Jira | System::Freshservice | System::ManageEngine => {
-                false
-            }
+            System::ServiceNow
+            | System::Jira
+            | System::JiraDc
+            | System::Freshservice
+            | System::ManageEngine => false,
         }
     }
 
@@ -251,7 +264,7 @@ impl System {
     pub fn email_field(self) -> &'static str {
         match self {
             System::ServiceNow => "email",
-            System::Jira => "emailAddress",
+            System::Jira | System::JiraDc => "emailAddress",
             System::Salesforce => "Email",
             System::Freshservice => "primary_email",
             System::ManageEngine => "email_id",
@@ -521,6 +534,7 @@ pub struct ConnectorSettings {
 pub enum AnyConnector {
     ServiceNow(servicenow::Client),
     Jira(jira::Client),
+    JiraDc(jira_dc::Client),
     Freshservice(freshservice::Client),
     ManageEngine(manageengine::Client),
     Salesforce(salesforce::Client),
@@ -532,6 +546,7 @@ impl AnyConnector {
         match settings.system {
             System::ServiceNow => Ok(AnyConnector::ServiceNow(servicenow::Client::new(settings)?)),
             System::Jira => Ok(AnyConnector::Jira(jira::Client::new(settings)?)),
+            System::JiraDc => Ok(AnyConnector::JiraDc(jira_dc::Client::new(settings)?)),
             System::Freshservice => Ok(AnyConnector::Freshservice(freshservice::Client::new(
                 settings,
             )?)),
@@ -546,6 +561,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.lookup(keys).await,
             AnyConnector::Jira(c) => c.lookup(keys).await,
+            AnyConnector::JiraDc(c) => c.lookup(keys).await,
             AnyConnector::Freshservice(c) => c.lookup(keys).await,
             AnyConnector::ManageEngine(c) => c.lookup(keys).await,
             AnyConnector::Salesforce(c) => c.lookup(keys).await,
@@ -556,6 +572,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.whoami().await,
             AnyConnector::Jira(c) => c.whoami().await,
+            AnyConnector::JiraDc(c) => c.whoami().await,
             AnyConnector::Freshservice(c) => c.whoami().await,
             AnyConnector::ManageEngine(c) => c.whoami().await,
             AnyConnector::Salesforce(c) => c.whoami().await,
@@ -566,6 +583,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.http(),
             AnyConnector::Jira(c) => c.http(),
+            AnyConnector::JiraDc(c) => c.http(),
             AnyConnector::Freshservice(c) => c.http(),
             AnyConnector::ManageEngine(c) => c.http(),
             AnyConnector::Salesforce(c) => c.http(),
@@ -576,6 +594,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.readiness(input).await,
             AnyConnector::Jira(c) => c.readiness(input).await,
+            AnyConnector::JiraDc(c) => c.readiness(input).await,
             AnyConnector::Freshservice(c) => c.readiness(input).await,
             AnyConnector::ManageEngine(c) => c.readiness(input).await,
             AnyConnector::Salesforce(c) => c.readiness(input).await,
@@ -586,6 +605,7 @@ impl AnyConnector {
         match self {
             AnyConnector::ServiceNow(c) => c.bot_setting_problems(bot),
             AnyConnector::Jira(c) => c.bot_setting_problems(bot),
+            AnyConnector::JiraDc(c) => c.bot_setting_problems(bot),
             AnyConnector::Freshservice(c) => c.bot_setting_problems(bot),
             AnyConnector::ManageEngine(c) => c.bot_setting_problems(bot),
             AnyConnector::Salesforce(c) => c.bot_setting_problems(bot),
@@ -684,6 +704,7 @@ mod tests {
             [
                 (System::ServiceNow, "email"),
                 (System::Jira, "emailAddress"),
+                (System::JiraDc, "emailAddress"),
                 (System::Salesforce, "Email"),
                 (System::Freshservice, "primary_email"),
                 (System::ManageEngine, "email_id"),
@@ -706,6 +727,7 @@ mod tests {
         for system in [
             System::ServiceNow,
             System::Jira,
+            System::JiraDc,
             System::Freshservice,
             System::ManageEngine,
         ] {

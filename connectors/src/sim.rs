@@ -359,6 +359,7 @@ impl AnySimulator {
         let server = match system {
             System::ServiceNow => start_system!(servicenow),
             System::Jira => start_system!(jira),
+            System::JiraDc => start_system!(jira_dc),
             System::Salesforce => start_system!(salesforce),
             System::Freshservice => start_system!(freshservice),
             System::ManageEngine => start_system!(manageengine),

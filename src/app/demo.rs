@@ -41,6 +41,10 @@ fn fixture(system: System) -> (&'static str, &'static str) {
             "fixtures/jira.json",
             include_str!("../../fixtures/jira.json"),
         ),
+        System::JiraDc => (
+            "fixtures/jira_dc.json",
+            include_str!("../../fixtures/jira_dc.json"),
+        ),
         System::Salesforce => (
             "fixtures/salesforce.json",
             include_str!("../../fixtures/salesforce.json"),
@@ -64,6 +68,7 @@ const SOURCE: &str = include_str!("../../fixtures/demo/workday.csv");
 const SECRETS: &[(&str, &str)] = &[
     ("snow-password", "demo-snow-password"),
     ("jira-token", "demo-jira-token"),
+    ("jira-dc-token", "demo-jira-dc-token"),
     ("salesforce-client-secret", "demo-client-secret"),
     ("freshservice-key", "demo-freshservice-virtual-agent-key"),
     ("manageengine-authtoken", "demo-manageengine-authtoken"),

@@ -11,8 +11,8 @@ use crate::doc::TableReader;
 
 /// Which system's probe reads each key.
 const SYSTEM_KEYS: &[(&str, &[System])] = &[
-    ("project", &[System::Jira]),
-    ("groups", &[System::Jira]),
+    ("project", &[System::Jira, System::JiraDc]),
+    ("groups", &[System::Jira, System::JiraDc]),
     ("roles", &[System::ServiceNow]),
     ("table", &[System::ServiceNow]),
     ("object", &[System::Salesforce]),

@@ -46,6 +46,16 @@ pub enum ConnectorError {
         path: String,
         status: StatusCode,
     },
+    /// The credentials were refused for a reason the connector recognizes;
+    /// `fix` is the connector's own text (e.g. the auth type to use).
+    #[error("{integration}: {method} {path} was refused with HTTP {status}: {fix}")]
+    AuthRefused {
+        integration: Integration,
+        method: Method,
+        path: String,
+        status: StatusCode,
+        fix: &'static str,
+    },
     /// The token endpoint refused the grant and said why (OAuth's `error`
     /// and `error_description`, e.g. Salesforce's `invalid_grant`).
     #[error(
@@ -114,6 +124,7 @@ impl ConnectorError {
     pub fn reason(&self) -> Reason {
         match self {
             ConnectorError::AuthRejected { .. }
+            | ConnectorError::AuthRefused { .. }
             | ConnectorError::GrantRefused { .. }
             | ConnectorError::AuthBlocked { .. } => Reason::AuthFailed,
             ConnectorError::RateLimited { .. } => Reason::RateLimited,

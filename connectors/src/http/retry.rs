@@ -22,6 +22,11 @@ use super::{ConnectorError, HttpClient, Reply};
 pub enum Verdict {
     /// The credentials or token were refused.
     AuthFailed(String),
+    /// The credentials were refused for a reason the connector recognizes
+    /// and knows the fix for (a Jira Data Center instance with basic
+    /// authentication switched off); the text is the connector's own fix,
+    /// never the server's words.
+    AuthRefused(&'static str),
     /// Rate limited in a way retrying cannot help (a daily quota): no retry.
     QuotaExhausted(String),
     /// Rate limited for now: retried after the wait, or the backoff.
@@ -107,7 +112,10 @@ impl HttpClient {
             match outcome {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Fatal(error) => {
-                    if matches!(error, ConnectorError::AuthRejected { .. }) {
+                    if matches!(
+                        error,
+                        ConnectorError::AuthRejected { .. } | ConnectorError::AuthRefused { .. }
+                    ) {
                         self.auth_failed.store(true, Ordering::SeqCst);
                     }
                     return Err(error);
@@ -239,6 +247,13 @@ impl HttpClient {
                         status,
                     })
                 }
+                Verdict::AuthRefused(fix) => Attempt::Fatal(ConnectorError::AuthRefused {
+                    integration,
+                    method,
+                    path,
+                    status,
+                    fix,
+                }),
                 Verdict::QuotaExhausted(detail) => Attempt::Fatal(ConnectorError::RateLimited {
                     integration,
                     method,

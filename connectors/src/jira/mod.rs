@@ -10,9 +10,10 @@
 //! too long for Jira's request limit is refused, never a reason to give the
 //! system up (see [`crate::batches`]).
 
-mod readiness;
+pub mod api;
+pub(crate) mod readiness;
 pub mod sim;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -345,7 +346,7 @@ fn invalid(why: impl Into<String>) -> InvalidItsmUserId {
 
 impl Connector for Client {
     async fn readiness(&self, input: &ReadinessInput) -> Readiness {
-        readiness::probe(self, &self.readiness, input).await
+        readiness::probe(&self.http, &api::CLOUD, &self.readiness, input).await
     }
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {

@@ -12,14 +12,14 @@ mod workflow;
 
 use reqwest::StatusCode;
 
-use super::{Client, MYSELF_PATH, wire};
+use super::api::{JiraApi, SearchPaging};
+use super::wire;
 use crate::http::{Reply, RequestSpec};
 use crate::{
-    ItsmUser, Readiness, ReadinessInput, ReadinessKind, ReadinessProblem, ReadinessSettings,
+    HttpClient, ItsmUser, Readiness, ReadinessInput, ReadinessKind, ReadinessProblem,
+    ReadinessSettings,
 };
 
-const MYPERMISSIONS_PATH: &str = "/rest/api/3/mypermissions";
-const SEARCH_JQL_PATH: &str = "/rest/api/3/search/jql";
 const SERVICE_DESK_PATH: &str = "/rest/servicedeskapi/servicedesk";
 
 /// The project permissions the bot needs to create, update, assign,
@@ -38,8 +38,6 @@ pub const NEEDED_PERMISSIONS: [&str; 7] = [
 /// Held by members of the Service Desk Team role (agents).
 const AGENT_PERMISSION: &str = "SERVICEDESK_AGENT";
 
-const GROUPS_FIX: &str = "Jira admin: Settings → User management → Groups → open jira-servicedesk-users and add the bot's account (or give the account Jira Service Management agent access: admin.atlassian.com → Directory → Users → the account → Product access)";
-
 /// What the permission check learned about the project, for the parts after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ProjectAccess {
@@ -52,14 +50,17 @@ enum ProjectAccess {
     Unknown,
 }
 
-/// Runs the probe; `settings` are the connector's `[connectors.readiness]`.
-pub(super) async fn probe(
-    client: &Client,
+/// Runs the probe through `api` (Jira Cloud's or Data Center's);
+/// `settings` are the connector's `[connectors.readiness]`.
+pub(crate) async fn probe(
+    http: &HttpClient,
+    api: &JiraApi,
     settings: &ReadinessSettings,
     input: &ReadinessInput,
 ) -> Readiness {
     let mut probe = Probe {
-        client,
+        http,
+        api,
         settings,
         input,
         found: Readiness::default(),
@@ -89,7 +90,8 @@ pub(super) async fn probe(
 }
 
 struct Probe<'a> {
-    client: &'a Client,
+    http: &'a HttpClient,
+    api: &'a JiraApi,
     settings: &'a ReadinessSettings,
     input: &'a ReadinessInput,
     found: Readiness,
@@ -111,21 +113,17 @@ impl Probe<'_> {
         for status in extra {
             spec = spec.accept_status(*status);
         }
-        self.client
-            .http
-            .send(&spec)
-            .await
-            .map_err(|err| err.to_string())
+        self.http.send(&spec).await.map_err(|err| err.to_string())
     }
 
     fn decode<T: serde::de::DeserializeOwned>(&self, reply: &Reply) -> Result<T, String> {
         reply
-            .json(self.client.http.integration())
+            .json(self.http.integration())
             .map_err(|err| err.to_string())
     }
 
     fn spec(&self, path: &str) -> RequestSpec {
-        RequestSpec::probe(self.client.http.endpoint(path))
+        RequestSpec::probe(self.http.endpoint(path))
     }
 
     // --- groups ---------------------------------------------------------
@@ -134,16 +132,14 @@ impl Probe<'_> {
     /// any permission.
     async fn groups(&mut self) {
         const PART: &str = "groups";
-        let spec = self.spec(MYSELF_PATH).query("expand", "groups");
+        let myself = self.api.path("myself");
+        let spec = self.spec(&myself).query("expand", "groups");
         let reply = match self.get(spec, &[]).await {
             Ok(reply) if reply.status.is_success() => reply,
             Ok(reply) => {
                 return self.cannot(
                     PART,
-                    format!(
-                        "GET {MYSELF_PATH}?expand=groups answered {}",
-                        refusal(&reply)
-                    ),
+                    format!("GET {myself}?expand=groups answered {}", refusal(&reply)),
                 );
             }
             Err(why) => return self.cannot(PART, why),
@@ -153,17 +149,29 @@ impl Probe<'_> {
             Err(why) => return self.cannot(PART, why),
         };
         let bot = self.input.bot.itsm_user_id.as_str();
-        if me.account_id != bot {
+        let Some(me_id) = me.id(self.api) else {
+            return self.cannot(
+                PART,
+                format!(
+                    "Jira's answer to {myself} has no {}",
+                    self.api.user_id_field
+                ),
+            );
+        };
+        if me_id != bot {
             return self.cannot(
                 PART,
                 format!(
                     "the connector's credentials log in as {}, not as the bot's account {bot}, so their groups say nothing about the bot (see BOT_CREDENTIAL_MISMATCH)",
-                    me.account_id
+                    me_id
                 ),
             );
         }
         let Some(list) = me.groups else {
-            return self.cannot(PART, "Jira's answer to /myself?expand=groups has no groups");
+            return self.cannot(
+                PART,
+                format!("Jira's answer to {myself}?expand=groups has no groups"),
+            );
         };
         let names: Vec<&str> = list.items.iter().map(|g| g.name.as_str()).collect();
         let fits = |name: &str| self.settings.groups.iter().any(|g| group_fits(name, g));
@@ -192,7 +200,7 @@ impl Probe<'_> {
                 format!(
                     "The bot's Jira account is in none of the groups {wanted} (nor in one of them followed by `-` and the site's name), so it has no Jira Service Management agent access"
                 ),
-                GROUPS_FIX,
+                self.api.groups_fix,
             )
             .values(Some(format!("member of one of: {wanted}")), Some(actual)),
         );
@@ -204,8 +212,9 @@ impl Probe<'_> {
     /// say "held" for a permission held in any project.
     async fn permissions(&mut self, project: &str) -> ProjectAccess {
         const PART: &str = "project permissions";
+        let mypermissions = self.api.path("mypermissions");
         let spec = self
-            .spec(MYPERMISSIONS_PATH)
+            .spec(&mypermissions)
             .query("projectKey", project)
             .query("permissions", NEEDED_PERMISSIONS.join(","));
         let reply = match self.get(spec, &[StatusCode::BAD_REQUEST]).await {
@@ -247,7 +256,7 @@ impl Probe<'_> {
             status if !status.is_success() => {
                 self.cannot(
                     PART,
-                    format!("GET {MYPERMISSIONS_PATH} answered {}", refusal(&reply)),
+                    format!("GET {mypermissions} answered {}", refusal(&reply)),
                 );
                 return ProjectAccess::Unknown;
             }
@@ -387,11 +396,7 @@ impl Probe<'_> {
                     Err(why) => return self.cannot(PART, why),
                 };
                 let id = user.itsm_user_id.as_str();
-                if page
-                    .values
-                    .iter()
-                    .any(|c| c.account_id.as_deref() == Some(id))
-                {
+                if page.values.iter().any(|c| c.id(self.api) == Some(id)) {
                     break;
                 }
                 let received = page.values.len();
@@ -445,14 +450,14 @@ impl Probe<'_> {
         const PART: &str = "workflow";
         // The key passed the config's check (capital letters, digits, `_`),
         // so it cannot break out of the quotes.
-        let spec = self
-            .spec(SEARCH_JQL_PATH)
-            .query(
-                "jql",
-                format!("project = \"{project}\" ORDER BY created DESC"),
-            )
-            .query("maxResults", "1")
-            .query("fields", "status");
+        let mut spec = self.spec(self.api.issue_search).query(
+            "jql",
+            format!("project = \"{project}\" ORDER BY created DESC"),
+        );
+        if self.api.search_paging == SearchPaging::StartAt {
+            spec = spec.query("startAt", "0");
+        }
+        let spec = spec.query("maxResults", "1").query("fields", "status");
         let reply = match self.get(spec, &[StatusCode::BAD_REQUEST]).await {
             Ok(reply) if reply.status.is_success() => reply,
             Ok(reply) => {
@@ -490,7 +495,7 @@ impl Probe<'_> {
                 format!("Jira gave no status category for {}", issue.key),
             );
         };
-        let path = format!("/rest/api/3/issue/{}/transitions", issue.key);
+        let path = self.api.path(&format!("issue/{}/transitions", issue.key));
         let spec = self.spec(&path).query("expand", "transitions.fields");
         let reply = match self.get(spec, &[]).await {
             Ok(reply) if reply.status.is_success() => reply,

@@ -9,6 +9,8 @@
 
 use serde::Deserialize;
 
+use super::api::JiraApi;
+
 /// `components.schemas.User`. `emailAddress` is optional because Jira drops
 /// it (or sends `null`) when the user's profile visibility hides it.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,9 +55,34 @@ pub(crate) struct UserPage {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Myself {
-    pub account_id: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    /// Jira Data Center's user key.
+    #[serde(default)]
+    pub key: Option<String>,
     #[serde(default)]
     pub groups: Option<GroupList>,
+}
+
+impl Myself {
+    /// The caller's ITSM User ID in `api`'s field.
+    pub fn id(&self, api: &JiraApi) -> Option<&str> {
+        user_id(api, self.account_id.as_deref(), self.key.as_deref())
+    }
+}
+
+/// The ITSM User ID among a record's ids: Cloud's `accountId`, Data
+/// Center's `key`.
+fn user_id<'a>(
+    api: &JiraApi,
+    account_id: Option<&'a str>,
+    key: Option<&'a str>,
+) -> Option<&'a str> {
+    if api.user_id_field == "key" {
+        key
+    } else {
+        account_id
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +144,14 @@ pub(crate) struct CustomerPage {
 pub(crate) struct Customer {
     #[serde(default)]
     pub account_id: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+impl Customer {
+    pub fn id(&self, api: &JiraApi) -> Option<&str> {
+        user_id(api, self.account_id.as_deref(), self.key.as_deref())
+    }
 }
 
 /// `SearchAndReconcileResults`, the answer of `/search/jql`.

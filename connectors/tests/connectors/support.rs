@@ -19,6 +19,7 @@ pub fn settings(
         integration: Integration::new(match system {
             System::ServiceNow => "snow",
             System::Jira => "jira_service_desk",
+            System::JiraDc => "jira_onprem",
             System::Salesforce => "salesforce",
             System::Freshservice => "freshservice",
             System::ManageEngine => "manageengine",

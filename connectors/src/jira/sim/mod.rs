@@ -18,7 +18,9 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 mod readiness;
 
-use self::readiness::{Route, Site};
+use self::readiness::Route;
+pub(crate) use self::readiness::Site;
+use super::api::{self, JiraApi};
 use crate::sim::{Caller, Faults, InvalidSimData, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
@@ -45,13 +47,16 @@ struct FixtureFile {
 /// One fixture user: the fields the simulator's semantics read, and the
 /// object to send (without the hidden e-mail).
 #[derive(Debug, Clone)]
-pub(super) struct SimUser {
-    pub(super) account_id: String,
-    pub(super) active: bool,
-    pub(super) display_name: String,
-    pub(super) email: Option<String>,
-    pub(super) hidden_email: Option<String>,
-    pub(super) shown: Map<String, Value>,
+pub(crate) struct SimUser {
+    /// The ITSM User ID: Cloud's `accountId`, Data Center's `key`.
+    pub(crate) id: String,
+    /// Data Center's user name (`name`); Cloud has none.
+    pub(crate) name: Option<String>,
+    pub(crate) active: bool,
+    pub(crate) display_name: String,
+    pub(crate) email: Option<String>,
+    pub(crate) hidden_email: Option<String>,
+    pub(crate) shown: Map<String, Value>,
 }
 
 /// Validated simulator data.
@@ -73,17 +78,17 @@ impl SimData {
         let mut seen = BTreeSet::new();
         for (index, value) in file.values.into_iter().enumerate() {
             let user = parse_user(index, value)?;
-            if !seen.insert(user.account_id.clone()) {
+            if !seen.insert(user.id.clone()) {
                 return Err(InvalidSimData(format!(
                     "values[{index}]: accountId {} is used by an earlier user; accountIds are unique",
-                    user.account_id
+                    user.id
                 )));
             }
             users.push(user);
         }
         let mut simulator = file.simulator;
         let readiness = match simulator.remove("readiness") {
-            Some(section) => Site::parse(section, &seen)?,
+            Some(section) => Site::parse(section, &seen, api::CLOUD.user_id_field)?,
             None => Site::default(),
         };
         let credentials: SimCredentials =
@@ -146,7 +151,8 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
     }
     object.remove(HIDDEN_EMAIL_KEY);
     Ok(SimUser {
-        account_id,
+        id: account_id,
+        name: None,
         active,
         display_name,
         email,
@@ -155,38 +161,101 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
     })
 }
 
-/// Everything a responder reads; shared by all endpoints.
-pub(super) struct State {
-    users: Vec<SimUser>,
+/// Everything a responder reads; shared by all endpoints, and by Jira Data
+/// Center's simulator, which holds its users in the same shape.
+pub(crate) struct State {
+    pub(crate) users: Vec<SimUser>,
     by_id: HashMap<String, usize>,
-    credentials: SimCredentials,
-    pub(super) base: String,
-    faults: Faults,
-    pub(super) readiness: Site,
+    pub(crate) credentials: SimCredentials,
+    pub(crate) base: String,
+    pub(crate) faults: Faults,
+    pub(crate) readiness: Site,
+    pub(crate) api: &'static JiraApi,
+    /// Whether basic authentication is switched off for the instance, as
+    /// a Jira Data Center administrator may do.
+    pub(crate) basic_auth_disabled: bool,
 }
 
 impl State {
-    pub(super) fn user(&self, account_id: &str) -> Option<&SimUser> {
-        self.by_id
-            .get(account_id)
-            .and_then(|&index| self.users.get(index))
+    pub(crate) fn new(
+        api: &'static JiraApi,
+        users: Vec<SimUser>,
+        credentials: SimCredentials,
+        readiness: Site,
+        base: String,
+        faults: Faults,
+    ) -> State {
+        let by_id = users
+            .iter()
+            .enumerate()
+            .map(|(index, user)| (user.id.clone(), index))
+            .collect();
+        State {
+            users,
+            by_id,
+            credentials,
+            base,
+            faults,
+            readiness,
+            api,
+            basic_auth_disabled: false,
+        }
     }
 
-    /// The user as Jira sends it: `self` pointing here, `key` and `name`
-    /// blanked as in Atlassian's examples, the hidden e-mail left out.
-    fn render(&self, user: &SimUser) -> Value {
+    pub(crate) fn user(&self, id: &str) -> Option<&SimUser> {
+        self.by_id.get(id).and_then(|&index| self.users.get(index))
+    }
+
+    /// The user as Jira sends it, the hidden e-mail left out. Cloud: `self`
+    /// by accountId, `key` and `name` blanked as in Atlassian's examples;
+    /// Data Center: `self` by user name, `key` and `name` as they are.
+    pub(crate) fn render(&self, user: &SimUser) -> Value {
         let mut object = user.shown.clone();
-        object.insert(
-            "self".into(),
-            Value::String(format!(
-                "{}/rest/api/3/user?accountId={}",
+        let link = match &user.name {
+            Some(name) => format!(
+                "{}{}/user?username={}",
                 self.base,
-                encode(&user.account_id)
-            )),
-        );
-        object.insert("key".into(), Value::String(String::new()));
-        object.insert("name".into(), Value::String(String::new()));
+                self.api.rest,
+                encode(name)
+            ),
+            None => format!(
+                "{}{}/user?{}={}",
+                self.base,
+                self.api.rest,
+                self.api.user_id_field,
+                encode(&user.id)
+            ),
+        };
+        object.insert("self".into(), Value::String(link));
+        if user.name.is_none() {
+            object.insert("key".into(), Value::String(String::new()));
+            object.insert("name".into(), Value::String(String::new()));
+        }
         Value::Object(object)
+    }
+
+    /// Who sent `request`, or Jira's refusal: no credential it accepts, or
+    /// basic authentication on an instance that switched it off.
+    pub(crate) fn authenticate(&self, request: &Request) -> Result<Caller, Box<ResponseTemplate>> {
+        if self.basic_auth_disabled {
+            let basic = request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Basic "));
+            if basic {
+                return Err(Box::new(ResponseTemplate::new(401).set_body_raw(
+                    "Basic Authentication has been disabled on this instance.",
+                    "text/plain;charset=UTF-8",
+                )));
+            }
+        }
+        self.credentials.authenticate(request).ok_or_else(|| {
+            Box::new(json_response(
+                401,
+                &json!({"message": "Client must be authenticated to access this resource.", "status-code": 401}),
+            ))
+        })
     }
 }
 
@@ -210,12 +279,9 @@ impl Respond for Responder {
         let template = if let Some(forced) = faults.intercept() {
             forced
         } else {
-            match self.state.credentials.authenticate(request) {
-                None => json_response(
-                    401,
-                    &json!({"message": "Client must be authenticated to access this resource.", "status-code": 401}),
-                ),
-                Some(caller) => match self.endpoint {
+            match self.state.authenticate(request) {
+                Err(refusal) => *refusal,
+                Ok(caller) => match self.endpoint {
                     Endpoint::Search => search(&self.state, request),
                     Endpoint::Bulk => bulk(&self.state, request),
                     Endpoint::User => user(&self.state, request),
@@ -232,25 +298,18 @@ impl Respond for Responder {
 
 /// Mounts the simulator's endpoints on `server`.
 pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
-    let by_id = data
-        .users
-        .iter()
-        .enumerate()
-        .map(|(index, user)| (user.account_id.clone(), index))
-        .collect();
-    let state = Arc::new(State {
-        users: data.users,
-        by_id,
-        credentials: data.credentials,
-        base: server.uri(),
+    let state = Arc::new(State::new(
+        &api::CLOUD,
+        data.users,
+        data.credentials,
+        data.readiness,
+        server.uri(),
         faults,
-        readiness: data.readiness,
-    });
+    ));
     for (route, endpoint) in [
         ("/rest/api/3/user/search", Endpoint::Search),
         ("/rest/api/3/user/bulk", Endpoint::Bulk),
         ("/rest/api/3/user", Endpoint::User),
-        ("/rest/api/3/myself", Endpoint::Myself),
     ] {
         Mock::given(method("GET"))
             .and(path(route))
@@ -261,11 +320,25 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
             .mount(server)
             .await;
     }
-    for (pattern, route) in readiness::ROUTES {
+    mount_shared(server, &state).await;
+}
+
+/// Mounts what Jira Cloud and Data Center answer alike, under `state`'s
+/// API: `/myself` and the readiness probe's endpoints.
+pub(crate) async fn mount_shared(server: &MockServer, state: &Arc<State>) {
+    Mock::given(method("GET"))
+        .and(path(state.api.path("myself")))
+        .respond_with(Responder {
+            state: Arc::clone(state),
+            endpoint: Endpoint::Myself,
+        })
+        .mount(server)
+        .await;
+    for (pattern, route) in readiness::routes(state.api) {
         Mock::given(method("GET"))
             .and(path_regex(pattern))
             .respond_with(Responder {
-                state: Arc::clone(&state),
+                state: Arc::clone(state),
                 endpoint: Endpoint::Readiness(route),
             })
             .mount(server)
@@ -276,18 +349,18 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
 /// A JSON answer. Not `crate::sim::json_response`: wiremock's
 /// `set_body_string` replaces its content type with `text/plain`, which the
 /// connector rightly refuses as not the API's JSON.
-pub(super) fn json_response(status: u16, body: &Value) -> ResponseTemplate {
+pub(crate) fn json_response(status: u16, body: &Value) -> ResponseTemplate {
     ResponseTemplate::new(status).set_body_raw(body.to_string(), "application/json;charset=UTF-8")
 }
 
 /// Jira's ErrorCollection.
-pub(super) fn error_collection(status: u16, message: &str) -> ResponseTemplate {
+pub(crate) fn error_collection(status: u16, message: &str) -> ResponseTemplate {
     json_response(status, &json!({"errorMessages": [message], "errors": {}}))
 }
 
 /// A non-negative integer query parameter, its default when absent; the
 /// error is the 400 message Jira would send.
-pub(super) fn number(request: &Request, name: &str, default: usize) -> Result<usize, String> {
+pub(crate) fn number(request: &Request, name: &str, default: usize) -> Result<usize, String> {
     match query_param(request, name) {
         None => Ok(default),
         Some(raw) => raw
@@ -427,14 +500,14 @@ fn user(state: &State, request: &Request) -> ResponseTemplate {
     }
 }
 
-/// The accountId a credential belongs to, if the data names one.
-fn owner(caller: &Caller) -> Option<&str> {
+/// The ITSM User ID a credential belongs to, if the data names one.
+pub(crate) fn owner(caller: &Caller) -> Option<&str> {
     match caller {
         Caller::Basic { user, .. } | Caller::Bearer { user } => user.as_deref(),
     }
 }
 
-/// `/rest/api/3/myself`: the user the credential belongs to, with its
+/// `/myself`: the user the credential belongs to, with its
 /// groups when `expand=groups` asks. A credential without a `user` answers
 /// 404, so tests can stage "cannot say".
 fn myself(state: &State, caller: &Caller, request: &Request) -> ResponseTemplate {
@@ -444,7 +517,7 @@ fn myself(state: &State, caller: &Caller, request: &Request) -> ResponseTemplate
         Some(user) if expand_groups => {
             let mut shown = state.render(user);
             if let Some(object) = shown.as_object_mut() {
-                object.insert("groups".into(), readiness::groups(state, &user.account_id));
+                object.insert("groups".into(), readiness::groups(state, &user.id));
             }
             json_response(200, &shown)
         }
@@ -456,7 +529,7 @@ fn myself(state: &State, caller: &Caller, request: &Request) -> ResponseTemplate
     }
 }
 
-pub(super) fn encode(value: &str) -> String {
+pub(crate) fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

@@ -15,9 +15,10 @@ mod site;
 use serde_json::{Map, Value, json};
 use wiremock::{Request, ResponseTemplate};
 
-pub(super) use self::site::Site;
+pub(crate) use self::site::Site;
 use self::site::{AGENT, Issue, PERMISSIONS, Project};
 use super::{State, encode, error_collection, json_response, number};
+use crate::jira::api::{JiraApi, SearchPaging};
 use crate::sim::query_param;
 
 /// The group an account is in when the data names none for it.
@@ -38,19 +39,28 @@ pub(super) enum Route {
     Transitions,
 }
 
-pub(super) const ROUTES: [(&str, Route); 5] = [
-    (r"^/rest/api/3/mypermissions$", Route::MyPermissions),
-    (
-        r"^/rest/servicedeskapi/servicedesk/[^/]+$",
-        Route::ServiceDesk,
-    ),
-    (
-        r"^/rest/servicedeskapi/servicedesk/[^/]+/customer$",
-        Route::Customers,
-    ),
-    (r"^/rest/api/3/search/jql$", Route::Search),
-    (r"^/rest/api/3/issue/[^/]+/transitions$", Route::Transitions),
-];
+/// The readiness routes under `api`, each a path pattern.
+pub(super) fn routes(api: &JiraApi) -> [(String, Route); 5] {
+    [
+        (
+            format!("^{}$", api.path("mypermissions")),
+            Route::MyPermissions,
+        ),
+        (
+            r"^/rest/servicedeskapi/servicedesk/[^/]+$".into(),
+            Route::ServiceDesk,
+        ),
+        (
+            r"^/rest/servicedeskapi/servicedesk/[^/]+/customer$".into(),
+            Route::Customers,
+        ),
+        (format!("^{}$", api.issue_search), Route::Search),
+        (
+            format!("^{}/[^/]+/transitions$", api.path("issue")),
+            Route::Transitions,
+        ),
+    ]
+}
 
 /// Answers one readiness request of `account` (the credential's owner).
 pub(super) fn respond(
@@ -83,7 +93,7 @@ pub(super) fn groups(state: &State, account: &str) -> Value {
             json!({
                 "name": name,
                 "groupId": id,
-                "self": format!("{}/rest/api/3/group?groupId={id}", state.base),
+                "self": format!("{}{}/group?groupId={id}", state.base, state.api.rest),
             })
         })
         .collect();
@@ -279,19 +289,26 @@ fn customers(state: &State, account: Option<&str>, request: &Request) -> Respons
                 || contains(u.hidden_email.as_ref())
         })
         .map(|u| {
+            let id_field = state.api.user_id_field;
             let jira_rest = format!(
-                "{}/rest/api/2/user?accountId={}",
+                "{}/rest/api/2/user?{id_field}={}",
                 state.base,
-                encode(&u.account_id)
+                encode(&u.id)
             );
-            json!({
-                "accountId": u.account_id,
+            let mut customer = json!({
                 "emailAddress": u.email,
                 "displayName": u.display_name,
                 "active": u.active,
                 "timeZone": u.shown.get("timeZone").cloned().unwrap_or(Value::Null),
                 "_links": {"jiraRest": jira_rest, "avatarUrls": {}, "self": jira_rest},
-            })
+            });
+            if let Some(object) = customer.as_object_mut() {
+                object.insert(id_field.into(), Value::String(u.id.clone()));
+                if let Some(name) = &u.name {
+                    object.insert("name".into(), Value::String(name.clone()));
+                }
+            }
+            customer
         })
         .collect();
     let total = matches.len();
@@ -386,11 +403,17 @@ fn search(state: &State, account: Option<&str>, request: &Request) -> ResponseTe
         Ok(max) => max.min(SEARCH_MAX_PAGE),
         Err(message) => return error_collection(400, &message),
     };
-    let start = match query_param(request, "nextPageToken") {
-        None => 0,
-        Some(token) => match token.parse::<usize>() {
+    let start = match state.api.search_paging {
+        SearchPaging::NextPageToken => match query_param(request, "nextPageToken") {
+            None => 0,
+            Some(token) => match token.parse::<usize>() {
+                Ok(start) => start,
+                Err(_) => return error_collection(400, "The nextPageToken is not valid."),
+            },
+        },
+        SearchPaging::StartAt => match number(request, "startAt", 0) {
             Ok(start) => start,
-            Err(_) => return error_collection(400, "The nextPageToken is not valid."),
+            Err(message) => return error_collection(400, &message),
         },
     };
     let asked = query_param(request, "fields").unwrap_or_else(|| "id".into());
@@ -419,7 +442,7 @@ fn search(state: &State, account: Option<&str>, request: &Request) -> ResponseTe
             json!({
                 "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
                 "id": issue.id,
-                "self": format!("{}/rest/api/3/issue/{}", state.base, issue.id),
+                "self": format!("{}{}/{}", state.base, state.api.path("issue"), issue.id),
                 "key": issue.key,
                 "fields": fields,
             })
@@ -427,6 +450,12 @@ fn search(state: &State, account: Option<&str>, request: &Request) -> ResponseTe
         .collect();
     let next = start.saturating_add(page.len());
     let is_last = next >= total;
+    if state.api.search_paging == SearchPaging::StartAt {
+        return json_response(
+            200,
+            &json!({"expand": "schema,names", "startAt": start, "maxResults": max_results, "total": total, "issues": page}),
+        );
+    }
     let mut answer = json!({"issues": page, "isLast": is_last});
     if !is_last && let Some(object) = answer.as_object_mut() {
         object.insert("nextPageToken".into(), Value::String(next.to_string()));
@@ -441,7 +470,7 @@ fn transitions(state: &State, account: Option<&str>, request: &Request) -> Respo
     let asked = request
         .url
         .path()
-        .strip_prefix("/rest/api/3/issue/")
+        .strip_prefix(&format!("{}/", state.api.path("issue")))
         .and_then(|rest| rest.strip_suffix("/transitions"))
         .unwrap_or_default();
     let found = state.readiness.projects.iter().find_map(|p| {

@@ -128,7 +128,7 @@ struct ProjectData {
 
 /// The validated site.
 #[derive(Debug, Clone)]
-pub(in crate::jira) struct Site {
+pub(crate) struct Site {
     pub(super) service_management: bool,
     pub(super) groups: BTreeMap<String, Vec<String>>,
     pub(super) projects: Vec<Project>,
@@ -181,10 +181,12 @@ impl Project {
 }
 
 impl Site {
-    /// Parses `simulator.readiness`; `users` are the fixture's accountIds.
-    pub(in crate::jira) fn parse(
+    /// Parses `simulator.readiness`; `users` are the fixture's ids, in
+    /// the field `id_field` (`accountId`, or Data Center's `key`).
+    pub(crate) fn parse(
         value: Value,
         users: &BTreeSet<String>,
+        id_field: &str,
     ) -> Result<Site, InvalidSimData> {
         let data: ReadinessData = serde_path_to_error::deserialize(value)
             .map_err(|err| format!("simulator.readiness.{}: {}", err.path(), err.inner()))?;
@@ -193,7 +195,7 @@ impl Site {
                 Ok(())
             } else {
                 Err(InvalidSimData(format!(
-                    "{at}: {account} is not the accountId of any user in `values`"
+                    "{at}: {account} is not the {id_field} of any user in the data"
                 )))
             }
         };
@@ -336,15 +338,18 @@ mod tests {
     #[test]
     fn readiness_data_naming_an_unknown_account_or_permission_is_refused() {
         let users: BTreeSet<String> = ["abc".to_owned()].into();
-        let err = Site::parse(json!({"groups": {"nobody": ["g"]}}), &users).unwrap_err();
+        let err =
+            Site::parse(json!({"groups": {"nobody": ["g"]}}), &users, "accountId").unwrap_err();
         assert!(err.to_string().contains("nobody"), "{err}");
         let err = Site::parse(
             json!({"projects": [{"key": "ITH", "id": "1", "name": "IT", "missingPermissions": {"abc": ["BROWSE"]}}]}),
             &users,
+            "accountId",
         )
         .unwrap_err();
         assert!(err.to_string().contains("BROWSE"), "{err}");
-        let err = Site::parse(json!({"projects": [], "project": []}), &users).unwrap_err();
+        let err =
+            Site::parse(json!({"projects": [], "project": []}), &users, "accountId").unwrap_err();
         assert!(err.to_string().contains("project"), "{err}");
     }
 
@@ -356,6 +361,7 @@ mod tests {
                 {"id": "1", "key": "ITH-1", "fields": {"status": {"name": "Open"}}}
             ]}]}),
             &users,
+            "accountId",
         )
         .unwrap_err();
         assert!(err.to_string().contains("issues[0]"), "{err}");
