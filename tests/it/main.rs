@@ -6,6 +6,7 @@ mod daemon;
 mod files;
 mod inputs;
 mod inputs_e2e;
+mod jira_dc;
 mod limits;
 mod limits_split;
 mod pipeline;

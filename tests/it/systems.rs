@@ -1,5 +1,6 @@
 //! `itsmid check` end to end for one system at a time: each finding code
-//! that applies to Salesforce, Freshservice and ManageEngine, against the system's
+//! that applies to Jira Data Center, Salesforce, Freshservice and
+//! ManageEngine, against the system's
 //! simulator, through the real binary. The same scenarios run for each
 //! system, over its own fixture data.
 
@@ -76,6 +77,22 @@ const MANAGEENGINE: Profile = Profile {
     stale_id: "123640000000199999",
     malformed_id: "12364-0000",
     has_credential_check: false,
+};
+
+const JIRA_DC: Profile = Profile {
+    system: System::JiraDc,
+    integration: "jira_onprem",
+    fixture: "jira_dc.json",
+    auth: "type = \"bearer\"\ntoken = \"file:secret\"",
+    secret_name: "secret",
+    secret: "demo-jira-dc-token",
+    bot_external_id: "moveworks-bot@acme.com",
+    bot_id: "JIRAUSER10000",
+    active: ("pat@acme.com", "JIRAUSER10100", "Pat Lee"),
+    inactive: "kim.lee@acme.com",
+    stale_id: "JIRAUSER19999",
+    malformed_id: "Pat Lee <pat@acme.com>",
+    has_credential_check: true,
 };
 
 /// One system's simulator and a folder with a config for it.
@@ -483,6 +500,7 @@ macro_rules! scenarios_for {
     };
 }
 
+scenarios_for!(jira_dc, JIRA_DC);
 scenarios_for!(salesforce, SALESFORCE);
 scenarios_for!(freshservice, FRESHSERVICE);
 scenarios_for!(manageengine, MANAGEENGINE);

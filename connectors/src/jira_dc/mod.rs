@@ -65,6 +65,8 @@ const BASIC_AUTH_DISABLED_FIX: &str = "this Jira instance has basic authenticati
 /// The fix for a login that Jira wants a CAPTCHA for.
 const CAPTCHA_FIX: &str = "Jira asks for a CAPTCHA after too many failed logins, so it refuses this user's basic authentication until someone signs in once in a browser; correct the password, sign in to Jira once as the bot (or have an administrator reset the failed login count), or use a personal access token (type = \"bearer\")";
 
+const NOTE_UNFINISHED_SEARCH: &str = "Jira's user search for this address did not reach its end (its pages repeat, or go on past ten), so it cannot say whether the user exists; store the user's key as the ITSM User ID so the user is checked by key";
+
 const NOTE_HIDDEN_EMAIL: &str = "Jira found users for this search whose e-mail addresses the instance hides (Administration → System → General configuration → User email visibility), so the e-mail cannot be confirmed; store the user's key as the ITSM User ID so the user is checked by key";
 
 /// The Jira Data Center connector.
@@ -227,6 +229,8 @@ impl Client {
     async fn user_by_email(&self, email: &str) -> Result<Lookup, ConnectorError> {
         let mut matches = Vec::new();
         let mut hidden_email_seen = false;
+        let mut seen = BTreeSet::new();
+        let mut finished = false;
         let mut start_at = 0usize;
         for _ in 0..MAX_SEARCH_PAGES {
             let mut spec = self.search_spec(email);
@@ -235,7 +239,11 @@ impl Client {
             }
             let page = self.search_page(&spec).await?;
             let received = page.len();
+            let mut new = 0usize;
             for user in page {
+                if seen.insert(user.itsm_user_id.as_str().to_owned()) {
+                    new += 1;
+                }
                 match &user.external_id {
                     Some(found) if found.matches(email) => {
                         if !matches.contains(&user) {
@@ -247,9 +255,17 @@ impl Client {
                 }
             }
             if is_last_page(received) {
+                finished = true;
+                break;
+            }
+            if new == 0 {
                 break;
             }
             start_at += received;
+        }
+        // A search that did not reach its end cannot say "not found".
+        if matches.is_empty() && !finished {
+            return Ok(Lookup::refused(NOTE_UNFINISHED_SEARCH));
         }
         Ok(outcome(matches, hidden_email_seen))
     }
@@ -290,7 +306,10 @@ impl Client {
             })
             .cloned()
             .collect();
-        if matches.is_empty() && !listing.complete {
+        // From a listing that may miss users, a key (unique) found is
+        // found; an address or user name may have a second user outside it.
+        let external = matches!(key, LookupKey::ExternalId(_));
+        if !listing.complete && (matches.is_empty() || external) {
             return None;
         }
         let hidden = matches!(key, LookupKey::ExternalId(_)) && listing.hidden_email_seen;

@@ -4,6 +4,7 @@
 mod freshservice;
 mod http;
 mod jira;
+mod jira_dc;
 mod limits;
 mod manageengine;
 mod salesforce;
