@@ -146,10 +146,15 @@ impl Demo {
     /// Keeps the simulators running and serves the daemon on the demo's
     /// folder until SIGTERM or Ctrl-C.
     pub async fn serve(self, listen: SocketAddr) -> anyhow::Result<()> {
+        let secrets = self.dir.join("secrets");
         eprintln!(
-            "demo: serving the daemon on http://{listen} (Ctrl-C stops it); \
-             the bearer token for POST /api/v1/runs is in {}",
-            self.dir.join("secrets").join("server-token").display()
+            "demo: serving the daemon on http://{listen} (Ctrl-C stops it)\n\
+             demo: the status page: open http://{listen}/ in a browser and sign in with any user name and, as the password,\n\
+             demo:   the token in {} (everything, the \"Run now\" button included), or\n\
+             demo:   the read token in {} (the page without the button)\n\
+             demo: scripts send either as `Authorization: Bearer <token>`; POST /api/v1/runs needs the first",
+            secrets.join("server-token").display(),
+            secrets.join("read-token").display()
         );
         let served = super::daemon::serve(&self.config_path, Some(listen)).await;
         drop(self.simulators);
@@ -226,6 +231,7 @@ fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBu
         write_private(&secrets.join(name), value)?;
     }
     write_private(&secrets.join("server-token"), &random_token())?;
+    write_private(&secrets.join("read-token"), &random_token())?;
     let mut config = CONFIG_TEMPLATE.to_owned();
     for sim in simulators {
         config = config.replace(&format!("{{{}_url}}", sim.system.as_str()), &sim.uri());

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 /// Versioned migrations; `PRAGMA user_version` counts those applied.
 /// Append only: a released migration never changes.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE snapshots (
     id INTEGER PRIMARY KEY,
     loaded_at TEXT NOT NULL,
@@ -39,7 +40,21 @@ CREATE TABLE user_versions (
 CREATE INDEX user_versions_current ON user_versions(key, hash) WHERE valid_to IS NULL;
 CREATE INDEX user_versions_from ON user_versions(valid_from);
 CREATE INDEX user_versions_to ON user_versions(valid_to) WHERE valid_to IS NOT NULL;
-"#];
+"#,
+    r#"
+-- The daemon's runs, for the status page's trend: the record is the
+-- daemon's JSON, the store keeps it as text.
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    finished_at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+"#,
+];
+
+/// Runs kept at most, however many snapshots are kept: a trend of weeks at
+/// a run every quarter of an hour.
+const MAX_RUNS: i64 = 5_000;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -194,6 +209,46 @@ impl Store {
 
     pub fn last_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
         last_snapshot(&self.conn).map_err(|e| self.err(e))
+    }
+
+    /// Remembers one daemon run. Runs go with the snapshots: one that
+    /// finished before the oldest kept snapshot is dropped, and never more
+    /// than [`MAX_RUNS`] are kept.
+    pub fn record_run(&mut self, finished_at: &str, record: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sqlite(&path, e))?;
+        tx.execute(
+            "INSERT INTO runs (finished_at, record) VALUES (?1, ?2)",
+            params![finished_at, record],
+        )
+        .map_err(|e| sqlite(&path, e))?;
+        tx.execute(
+            "DELETE FROM runs WHERE finished_at < (SELECT MIN(loaded_at) FROM snapshots)",
+            [],
+        )
+        .map_err(|e| sqlite(&path, e))?;
+        tx.execute(
+            "DELETE FROM runs WHERE id <= (SELECT MAX(id) FROM runs) - ?1",
+            [MAX_RUNS],
+        )
+        .map_err(|e| sqlite(&path, e))?;
+        tx.commit().map_err(|e| sqlite(&path, e))
+    }
+
+    /// The last `limit` runs' records, oldest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .conn
+            .prepare("SELECT record FROM (SELECT id, record FROM runs ORDER BY id DESC LIMIT ?1) ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = statement
+            .query_map([limit as i64], |row| row.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<String>, _>>()
+            .map_err(|e| self.err(e))
     }
 
     /// Every kept snapshot, oldest first.
@@ -615,6 +670,33 @@ mod tests {
             Store::open_existing(&dir.path().join("none.db")),
             Err(StoreError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn runs_are_kept_newest_last_and_go_with_the_snapshots() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("created");
+        store
+            .record_run("2026-01-01T00:00:00Z", "{\"n\":1}")
+            .expect("run");
+        store
+            .record_run("2026-01-02T00:00:00Z", "{\"n\":2}")
+            .expect("run");
+        assert_eq!(store.runs(10).expect("runs"), ["{\"n\":1}", "{\"n\":2}"]);
+        assert_eq!(store.runs(1).expect("runs"), ["{\"n\":2}"]);
+        // A kept snapshot from the second day drops the first day's run.
+        load(&mut store, &[("a", "{}")]);
+        store
+            .conn
+            .execute(
+                "UPDATE snapshots SET loaded_at = '2026-01-02T00:00:00Z'",
+                [],
+            )
+            .expect("dated");
+        store
+            .record_run("2026-01-03T00:00:00Z", "{\"n\":3}")
+            .expect("run");
+        assert_eq!(store.runs(10).expect("runs"), ["{\"n\":2}", "{\"n\":3}"]);
     }
 
     #[cfg(unix)]

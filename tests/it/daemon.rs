@@ -18,7 +18,7 @@ use crate::support::{World, entry, run_in, with_user, write_secret};
 pub(crate) const TOKEN: &str = "test-server-token";
 
 /// A world whose config has `[server] token` (and `extra` appended).
-async fn world(extra: &str) -> World {
+pub(crate) async fn world(extra: &str) -> World {
     let world = World::start().await;
     world.write_identities(&with_user(
         "ghost@acme.com",
@@ -42,9 +42,9 @@ async fn world(extra: &str) -> World {
 /// A running `itsmid serve`; killed if a test fails before stopping it.
 pub(crate) struct Daemon {
     child: Child,
-    base: String,
+    pub(crate) base: String,
     stderr: Arc<Mutex<String>>,
-    client: reqwest::Client,
+    pub(crate) client: reqwest::Client,
 }
 
 impl Daemon {

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `itsmid` binary against the simulators, in a
 //! fresh temporary folder each.
 
+mod browser;
 mod check;
 mod daemon;
 mod files;
@@ -19,6 +20,7 @@ mod resolve;
 mod salesforce_jwt;
 mod schemas;
 mod servicenow_oauth;
+mod status_page;
 mod support;
 mod systems;
 mod terminal;

@@ -12,9 +12,11 @@
 //! `SecretString`s, and the token is compared in constant time.
 
 mod backoff;
+mod csrf;
 mod listener;
 mod metrics;
 mod notify;
+mod page;
 mod routes;
 
 use std::future::Future;
@@ -280,6 +282,8 @@ struct Status {
     running: bool,
     runs: u64,
     interval: Duration,
+    /// When the scheduled run after the last one is due.
+    next_run: Option<jiff::Timestamp>,
     store_path: PathBuf,
     /// The findings of the last run that finished, for the webhook's diff.
     findings: Option<Vec<Finding>>,
@@ -294,6 +298,9 @@ struct State {
     token: SecretString,
     /// A token for the GET routes only.
     read_token: Option<SecretString>,
+    /// The status page's anti-forgery token: a form that starts a run must
+    /// carry it, so another site cannot make a signed-in browser post one.
+    csrf: String,
     /// Starts a run now (or right after the one in progress).
     trigger: Arc<Notify>,
     /// Held briefly, never across an await.
@@ -318,6 +325,7 @@ impl State {
             config_path: settings.config_path,
             token: settings.token,
             read_token: settings.read_token,
+            csrf: csrf::new_token()?,
             trigger: Arc::new(Notify::new()),
             status: Mutex::new(Status {
                 interval: settings.interval,
@@ -437,7 +445,8 @@ impl State {
                         self.status().undelivered = Some(changes);
                     }
                 }
-                self.finish(
+                let record = run_record(outcome, seconds, Some(&loaded));
+                let next = self.finish(
                     LastRun {
                         finished_at,
                         outcome,
@@ -445,14 +454,17 @@ impl State {
                         finished: jiff::Timestamp::now(),
                     },
                     None,
-                )
+                );
+                self.remember(record).await;
+                next
             }
             Err(err) => {
                 let error = format!("{err:#}");
                 tracing::error!("run failed; still serving the last good report: {error}");
                 let outcome = RunOutcome::of(None);
                 self.metrics.record_run(outcome, None);
-                self.finish(
+                let record = run_record(outcome, seconds, None);
+                let next = self.finish(
                     LastRun {
                         finished_at,
                         outcome,
@@ -460,8 +472,48 @@ impl State {
                         finished: jiff::Timestamp::now(),
                     },
                     Some(error),
-                )
+                );
+                self.remember(record).await;
+                next
             }
+        }
+    }
+
+    /// Keeps the run in the store for the status page's trend. A store
+    /// that cannot be written costs the trend one point, never the run.
+    async fn remember(&self, record: page::RunRecord) {
+        let path = self.status().store_path.clone();
+        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let text = serde_json::to_string(&record)?;
+            crate::pipeline::store::Store::open(&path)?.record_run(&record.finished_at, &text)?;
+            Ok(())
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("the run is not in the status page's trend: {err:#}"),
+            Err(err) => tracing::warn!("the run is not in the status page's trend: {err}"),
+        }
+    }
+
+    /// The last `limit` runs from the store, oldest first; none when the
+    /// store cannot be read yet.
+    async fn recent_runs(&self, limit: usize) -> Vec<page::RunRecord> {
+        let path = self.status().store_path.clone();
+        let read = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
+            Ok(crate::pipeline::store::Store::open_existing(&path)?.runs(limit)?)
+        })
+        .await;
+        match read {
+            Ok(Ok(records)) => records
+                .iter()
+                .filter_map(|text| serde_json::from_str(text).ok())
+                .collect(),
+            Ok(Err(err)) => {
+                tracing::debug!("no run history yet: {err:#}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
         }
     }
 
@@ -475,9 +527,62 @@ impl State {
         if failure.is_some() {
             status.last_failure = failure;
         }
+        status.next_run = jiff::SignedDuration::try_from(status.interval)
+            .ok()
+            .and_then(|wait| last.finished.checked_add(wait).ok());
         status.last_run = Some(last);
         status.interval
     }
+}
+
+/// What the trend keeps of one run: its outcome, its findings by severity
+/// and code, and what its load did (or why it was blocked).
+fn run_record(
+    outcome: RunOutcome,
+    seconds: f64,
+    loaded: Option<&super::Loaded>,
+) -> page::RunRecord {
+    let finished_at = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mut record = page::RunRecord {
+        finished_at,
+        outcome: outcome.as_str().to_owned(),
+        seconds,
+        errors: 0,
+        warnings: 0,
+        codes: std::collections::BTreeMap::new(),
+        load: None,
+        blocked: None,
+    };
+    let Some(loaded) = loaded else {
+        return record;
+    };
+    for finding in &loaded.check.findings {
+        match finding.severity {
+            crate::report::Severity::Error => record.errors += 1,
+            crate::report::Severity::Warning => record.warnings += 1,
+        }
+        *record
+            .codes
+            .entry(finding.code.as_str().to_owned())
+            .or_default() += 1;
+    }
+    let counts = &loaded.load.counts;
+    if loaded.load.loaded {
+        record.load = Some(page::LoadCounts {
+            users: counts.users,
+            added: counts.added,
+            removed: counts.removed,
+            changed: counts.changed,
+        });
+    }
+    record.blocked = loaded
+        .load
+        .blocked
+        .as_ref()
+        .map(|b| b.blocked.reason.clone());
+    record
 }
 
 /// A test-only fault switch: when `ITSMID_TEST_PANIC_ONCE` names a file

@@ -1,36 +1,44 @@
-//! The daemon's HTTP endpoints (SPEC section 7).
+//! The daemon's HTTP endpoints (SPEC section 7) and the status page.
 //!
 //! Handlers only read what the last run left, or ask the scheduler for a
 //! run: none of them runs the pipeline itself, and the store is read in
 //! `spawn_blocking`. Never echoes the token or says why it was refused
-//! beyond "missing or wrong".
+//! beyond "missing or wrong". A browser signs in with HTTP Basic (the token
+//! as the password); a form that starts a run passes `csrf.rs`.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State as Extract;
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
-use super::{Health, State};
+use super::{Health, State, page};
 
 type Shared = Arc<State>;
 
 /// A request body over this is refused (413): no route reads a body.
 const MAX_BODY: usize = 64 * 1024;
 
+/// Runs the status page's trend and `/api/v1/runs` show.
+const RECENT_RUNS: usize = 200;
+
 pub(super) fn router(state: Shared) -> Router {
     Router::new()
+        .route("/", get(status_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/report", get(report))
         .route("/api/v1/users", get(users))
-        .route("/api/v1/runs", post(start_run))
+        .route("/api/v1/runs", post(start_run).get(runs))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(refuse_large_bodies))
         .with_state(state)
@@ -105,8 +113,8 @@ async fn metrics(Extract(state): Extract<Shared>) -> Response {
 /// The last check report with its `run` object; 503 until the first run
 /// has one.
 async fn report(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse(&state, &headers, Access::Read) {
-        return refused;
+    if let Err(refused) = allow(&state, &headers, Access::Read, Challenge::Bearer) {
+        return *refused;
     }
     let (report, run) = {
         let status = state.status();
@@ -139,8 +147,8 @@ async fn report(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response
 /// them, streamed: the store is read off the runtime in chunks, so memory
 /// does not grow with the number of users.
 async fn users(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response {
-    if let Some(refused) = refuse(&state, &headers, Access::Read) {
-        return refused;
+    if let Err(refused) = allow(&state, &headers, Access::Read, Challenge::Bearer) {
+        return *refused;
     }
     let path = state.status().store_path.clone();
     let store = match tokio::task::spawn_blocking(move || {
@@ -232,64 +240,185 @@ enum Access {
     Write,
 }
 
-/// `None` when the request may go on, else the 401 to answer.
-fn refuse(state: &State, headers: &HeaderMap, access: Access) -> Option<Response> {
-    let allowed = authorized(headers, &state.token)
-        || (access == Access::Read
-            && state
-                .read_token
-                .as_ref()
-                .is_some_and(|token| authorized(headers, token)));
-    if allowed {
-        return None;
+/// How a refused request is asked to sign in: scripts with a bearer
+/// token, browsers with the Basic dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Challenge {
+    Bearer,
+    Basic,
+}
+
+/// Who the request is, once allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Caller {
+    /// Holds `server.token`, not only the read token.
+    full: bool,
+    /// Signed in as a browser does (HTTP Basic), so its posts must pass
+    /// the anti-forgery checks.
+    browser: bool,
+}
+
+/// The caller when the request may go on, else the 401 to answer.
+fn allow(
+    state: &State,
+    headers: &HeaderMap,
+    access: Access,
+    challenge: Challenge,
+) -> Result<Caller, Box<Response>> {
+    if let Some(scheme) = authorized(headers, &state.token) {
+        return Ok(Caller {
+            full: true,
+            browser: scheme == Scheme::Basic,
+        });
     }
-    let mut response = message(
-        StatusCode::UNAUTHORIZED,
-        "missing or wrong bearer token: send `Authorization: Bearer <token>`",
-    );
+    if access == Access::Read
+        && let Some(scheme) = state
+            .read_token
+            .as_ref()
+            .and_then(|token| authorized(headers, token))
+    {
+        return Ok(Caller {
+            full: false,
+            browser: scheme == Scheme::Basic,
+        });
+    }
+    let (text, ask) = match challenge {
+        Challenge::Bearer => (
+            "missing or wrong bearer token: send `Authorization: Bearer <token>`",
+            "Bearer",
+        ),
+        Challenge::Basic => (
+            "missing or wrong token: sign in with any user name and the token as the password",
+            "Basic realm=\"itsmid\", charset=\"UTF-8\"",
+        ),
+    };
+    let mut response = message(StatusCode::UNAUTHORIZED, text);
     response
         .headers_mut()
-        .insert(WWW_AUTHENTICATE, "Bearer".parse().expect("a valid header"));
-    Some(response)
+        .insert(WWW_AUTHENTICATE, ask.parse().expect("a valid header"));
+    Err(Box::new(response))
+}
+
+/// The status page: what the daemon holds, as HTML. The read token sees it
+/// without the "Run now" button.
+async fn status_page(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response {
+    let caller = match allow(&state, &headers, Access::Read, Challenge::Basic) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
+    };
+    let runs = state.recent_runs(RECENT_RUNS).await;
+    let health = state.health();
+    let html = {
+        let status = state.status();
+        page::render(&page::PageView {
+            now: jiff::Timestamp::now(),
+            health,
+            last_run: status.last_run.as_ref(),
+            next_run_at: status.next_run,
+            running: status.running,
+            last_failure: status.last_failure.as_deref(),
+            report: status.report.as_deref(),
+            runs: &runs,
+            run_now: caller.full.then_some(state.csrf.as_str()),
+        })
+    };
+    let mut response = (StatusCode::OK, html).into_response();
+    let set = response.headers_mut();
+    for (name, value) in [
+        ("content-type", "text/html; charset=utf-8".to_owned()),
+        ("content-security-policy", page::content_security_policy()),
+        ("x-content-type-options", "nosniff".to_owned()),
+        ("referrer-policy", "no-referrer".to_owned()),
+        ("x-frame-options", "DENY".to_owned()),
+        ("cache-control", "no-store".to_owned()),
+    ] {
+        if let Ok(value) = value.parse() {
+            set.insert(name, value);
+        }
+    }
+    response
+}
+
+/// The recent runs behind the page's trend, oldest first.
+async fn runs(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response {
+    if let Err(refused) = allow(&state, &headers, Access::Read, Challenge::Bearer) {
+        return *refused;
+    }
+    let runs = state.recent_runs(RECENT_RUNS).await;
+    json_body(StatusCode::OK, json!({ "runs": runs }).to_string())
 }
 
 /// Starts a run now, or right after the one in progress. The body is read
-/// (and ignored) so that one over the limit is refused with 413.
+/// so that one over the limit is refused with 413; a browser's form post
+/// must also pass the anti-forgery checks, and goes back to the page.
 async fn start_run(
     Extract(state): Extract<Shared>,
     headers: HeaderMap,
-    _body: axum::body::Bytes,
+    body: axum::body::Bytes,
 ) -> Response {
-    if let Some(refused) = refuse(&state, &headers, Access::Write) {
-        return refused;
+    let caller = match allow(&state, &headers, Access::Write, Challenge::Bearer) {
+        Ok(caller) => caller,
+        Err(refused) => return *refused,
+    };
+    let form = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if (caller.browser || form)
+        && let Some(why) = super::csrf::refusal(&headers, &body, &state.csrf)
+    {
+        return message(StatusCode::FORBIDDEN, why);
     }
     state.trigger.notify_one();
+    if form {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        response
+            .headers_mut()
+            .insert(LOCATION, "/".parse().expect("a valid header"));
+        response
+            .headers_mut()
+            .insert(CACHE_CONTROL, "no-store".parse().expect("a valid header"));
+        return response;
+    }
     message(
         StatusCode::ACCEPTED,
         "a run starts now, or right after the one in progress",
     )
 }
 
-/// Whether the request carries `Authorization: Bearer <token>`, compared in
-/// constant time.
-pub fn authorized(headers: &HeaderMap, token: &SecretString) -> bool {
-    let Some(value) = headers
+/// How a request carried its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Bearer,
+    Basic,
+}
+
+/// How the request carries `token`: `Authorization: Bearer <token>`, or
+/// HTTP Basic with the token as the password (any user name), compared in
+/// constant time; `None` when it does not.
+pub fn authorized(headers: &HeaderMap, token: &SecretString) -> Option<Scheme> {
+    let value = headers
         .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-    else {
-        return false;
-    };
+        .and_then(|value| value.to_str().ok())?;
     // The scheme is case-insensitive (RFC 9110); the token is not.
-    let Some((scheme, given)) = value.split_once(' ') else {
-        return false;
-    };
-    scheme.eq_ignore_ascii_case("bearer")
-        && constant_time_eq(given.trim().as_bytes(), token.expose_secret().as_bytes())
+    let (scheme, given) = value.split_once(' ')?;
+    let expected = token.expose_secret().as_bytes();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return constant_time_eq(given.trim().as_bytes(), expected).then_some(Scheme::Bearer);
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(given.trim())
+            .ok()?;
+        let colon = decoded.iter().position(|&b| b == b':')?;
+        return constant_time_eq(&decoded[colon + 1..], expected).then_some(Scheme::Basic);
+    }
+    None
 }
 
 /// Compares every byte whatever the first difference, so the time taken
 /// does not tell an attacker how much of a guess was right.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+pub(super) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
     let mut difference = given.len() ^ expected.len();
     for (index, byte) in expected.iter().enumerate() {
         let other = given.get(index).copied().unwrap_or(!byte);
@@ -313,15 +442,58 @@ mod tests {
     #[test]
     fn only_the_exact_bearer_token_is_authorized() {
         let token = SecretString::from("s3cret-token");
-        assert!(authorized(&headers(Some("Bearer s3cret-token")), &token));
-        assert!(authorized(&headers(Some("bearer s3cret-token")), &token));
-        assert!(!authorized(&headers(None), &token));
-        assert!(!authorized(&headers(Some("Bearer s3cret-toke")), &token));
-        assert!(!authorized(&headers(Some("Bearer s3cret-token2")), &token));
-        assert!(!authorized(&headers(Some("Bearer S3cret-token")), &token));
-        assert!(!authorized(&headers(Some("Basic s3cret-token")), &token));
-        assert!(!authorized(&headers(Some("s3cret-token")), &token));
-        assert!(!authorized(&headers(Some("Bearer ")), &token));
+        let bearer = Some(Scheme::Bearer);
+        assert_eq!(
+            authorized(&headers(Some("Bearer s3cret-token")), &token),
+            bearer
+        );
+        assert_eq!(
+            authorized(&headers(Some("bearer s3cret-token")), &token),
+            bearer
+        );
+        for refused in [
+            None,
+            Some("Bearer s3cret-toke"),
+            Some("Bearer s3cret-token2"),
+            Some("Bearer S3cret-token"),
+            Some("Basic s3cret-token"),
+            Some("s3cret-token"),
+            Some("Bearer "),
+        ] {
+            assert_eq!(authorized(&headers(refused), &token), None, "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn basic_authentication_takes_the_token_as_the_password_with_any_user_name() {
+        let token = SecretString::from("s3cret-token");
+        let basic = |pair: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(pair)
+            )
+        };
+        for pair in ["admin:s3cret-token", ":s3cret-token", "a:b:s3cret-token"] {
+            let expected = if pair == "a:b:s3cret-token" {
+                None
+            } else {
+                Some(Scheme::Basic)
+            };
+            assert_eq!(
+                authorized(&headers(Some(&basic(pair))), &token),
+                expected,
+                "{pair}"
+            );
+        }
+        assert_eq!(
+            authorized(&headers(Some(&basic("admin:wrong"))), &token),
+            None
+        );
+        assert_eq!(
+            authorized(&headers(Some(&basic("s3cret-token"))), &token),
+            None
+        );
+        assert_eq!(authorized(&headers(Some("Basic !!!")), &token), None);
     }
 
     #[test]
