@@ -181,7 +181,7 @@ async fn the_run_history_is_kept_in_the_store_and_served_as_json() {
     assert_eq!(status, 200, "{body}");
     let runs: Value = serde_json::from_str(&body).expect("JSON");
     let runs = runs["runs"].as_array().expect("a list");
-    assert_eq!(runs.len(), 2, "{body}");
+    assert_eq!(runs.len(), 2, "{body}; stderr:\n{}", daemon.stderr());
     for run in runs {
         assert_eq!(run["outcome"], "problems", "{run}");
         assert!(run["errors"].as_u64().unwrap() >= 1, "{run}");

@@ -426,7 +426,6 @@ impl State {
                     seconds,
                     "run finished"
                 );
-                self.metrics.record_run(outcome, Some(&loaded.check));
                 let previous = {
                     let mut status = self.status();
                     status.report = serde_json::to_value(&loaded.check).ok().map(Arc::new);
@@ -445,7 +444,10 @@ impl State {
                         self.status().undelivered = Some(changes);
                     }
                 }
-                let record = run_record(outcome, seconds, Some(&loaded));
+                // In the store before the run counts as finished, so that
+                // whoever sees it finish finds it in the history.
+                self.remember(run_record(outcome, seconds, Some(&loaded)))
+                    .await;
                 let next = self.finish(
                     LastRun {
                         finished_at,
@@ -455,15 +457,16 @@ impl State {
                     },
                     None,
                 );
-                self.remember(record).await;
+                // Counted last: a run the metrics count is in the health
+                // and the history too.
+                self.metrics.record_run(outcome, Some(&loaded.check));
                 next
             }
             Err(err) => {
                 let error = format!("{err:#}");
                 tracing::error!("run failed; still serving the last good report: {error}");
                 let outcome = RunOutcome::of(None);
-                self.metrics.record_run(outcome, None);
-                let record = run_record(outcome, seconds, None);
+                self.remember(run_record(outcome, seconds, None)).await;
                 let next = self.finish(
                     LastRun {
                         finished_at,
@@ -473,7 +476,7 @@ impl State {
                     },
                     Some(error),
                 );
-                self.remember(record).await;
+                self.metrics.record_run(outcome, None);
                 next
             }
         }
@@ -510,7 +513,7 @@ impl State {
                 .filter_map(|text| serde_json::from_str(text).ok())
                 .collect(),
             Ok(Err(err)) => {
-                tracing::debug!("no run history yet: {err:#}");
+                tracing::info!("no run history to show: {err:#}");
                 Vec::new()
             }
             Err(_) => Vec::new(),
@@ -542,7 +545,12 @@ fn run_record(
     seconds: f64,
     loaded: Option<&super::Loaded>,
 ) -> page::RunRecord {
-    let finished_at = jiff::Timestamp::now()
+    // Rounded as the report's `generated_at` (and so the load's snapshot
+    // time) is, so a run never reads as older than its own load.
+    let now = jiff::Timestamp::now();
+    let finished_at = now
+        .round(jiff::Unit::Second)
+        .unwrap_or(now)
         .strftime("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
     let mut record = page::RunRecord {
