@@ -147,6 +147,20 @@ pub struct SimCredentials {
     /// Salesforce connected apps that accept the JWT bearer grant.
     #[serde(default)]
     pub jwt_clients: Vec<JwtClient>,
+    /// A recording's (SPEC section 8): every request is accepted, with or
+    /// without a credential, as the recorded credentials' owner; every
+    /// token endpoint issues tokens to any client.
+    #[serde(default)]
+    pub any: Option<AnyCredential>,
+}
+
+/// Who a recording's simulator answers as.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnyCredential {
+    /// The owner's ITSM User ID (or login), as `user` elsewhere.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +231,11 @@ pub enum Caller {
 impl SimCredentials {
     /// The caller, or `None` when the request carries no accepted credential.
     pub fn authenticate(&self, request: &Request) -> Option<Caller> {
+        if let Some(any) = &self.any {
+            return Some(Caller::Bearer {
+                user: any.user.clone(),
+            });
+        }
         let header = request.headers.get("authorization")?.to_str().ok()?;
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let decoded = base64::engine::general_purpose::STANDARD
@@ -243,6 +262,55 @@ impl SimCredentials {
                 });
         }
         None
+    }
+}
+
+/// The data file of `system`'s simulator that replays `exchanges` (SPEC
+/// section 8), answering as `owner`. An exhaustive match: a new system
+/// does not compile until it can be recorded.
+pub fn recorded_data(
+    system: System,
+    exchanges: &[crate::recording::Exchange],
+    owner: Option<&crate::ItsmUser>,
+) -> serde_json::Value {
+    match system {
+        System::ServiceNow => crate::servicenow::recording::sim_data(exchanges, owner),
+        System::Jira => crate::jira::recording::sim_data(exchanges, owner),
+        System::JiraDc => crate::jira_dc::recording::sim_data(exchanges, owner),
+        System::Salesforce => crate::salesforce::recording::sim_data(exchanges, owner),
+        System::Freshservice => crate::freshservice::recording::sim_data(exchanges, owner),
+        System::ManageEngine => crate::manageengine::recording::sim_data(exchanges, owner),
+    }
+}
+
+/// The fields of `system`'s data that hold names (pseudonymized word by
+/// word) and logins: e-mail addresses, user names, External IDs (whole).
+pub fn personal_fields(system: System) -> (&'static [&'static str], &'static [&'static str]) {
+    match system {
+        System::ServiceNow => (
+            crate::servicenow::recording::NAME_FIELDS,
+            crate::servicenow::recording::LOGIN_FIELDS,
+        ),
+        System::Jira => (
+            crate::jira::recording::NAME_FIELDS,
+            crate::jira::recording::LOGIN_FIELDS,
+        ),
+        System::JiraDc => (
+            crate::jira_dc::recording::NAME_FIELDS,
+            crate::jira_dc::recording::LOGIN_FIELDS,
+        ),
+        System::Salesforce => (
+            crate::salesforce::recording::NAME_FIELDS,
+            crate::salesforce::recording::LOGIN_FIELDS,
+        ),
+        System::Freshservice => (
+            crate::freshservice::recording::NAME_FIELDS,
+            crate::freshservice::recording::LOGIN_FIELDS,
+        ),
+        System::ManageEngine => (
+            crate::manageengine::recording::NAME_FIELDS,
+            crate::manageengine::recording::LOGIN_FIELDS,
+        ),
     }
 }
 

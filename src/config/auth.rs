@@ -534,3 +534,4 @@ mod tests {
         assert!(!errors.contains("canary-Hx4"), "{errors}");
     }
 }
+}

@@ -53,6 +53,8 @@ pub struct HttpSettings {
     /// Wall-clock backoff and `Retry-After` waiting allowed in one run.
     pub retry_budget: Duration,
     pub base_backoff: Duration,
+    /// Keeps every answer (`itsmid record`): see [`crate::recording`].
+    pub record: bool,
 }
 
 impl Default for HttpSettings {
@@ -65,6 +67,7 @@ impl Default for HttpSettings {
             max_attempts: 4,
             retry_budget: Duration::from_secs(10),
             base_backoff: Duration::from_millis(200),
+            record: false,
         }
     }
 }
@@ -203,6 +206,8 @@ pub struct HttpClient {
     max_request_line: usize,
     /// Facts for the report's system row (a remaining API budget, ...).
     notes: Mutex<BTreeMap<String, String>>,
+    /// Every answer read, when recording (`HttpSettings::record`).
+    recorded: Mutex<Vec<crate::recording::Exchange>>,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -275,6 +280,7 @@ impl HttpClient {
             classifier: None,
             max_request_line: MAX_REQUEST_LINE,
             notes: Mutex::new(BTreeMap::new()),
+            recorded: Mutex::new(Vec::new()),
         })
     }
 
@@ -365,6 +371,58 @@ impl HttpClient {
         let first = self
             .run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
             .await;
+        let answer = self.retry_refused_token(spec, &path, token, first).await;
+        if self.settings.record
+            && let Ok(reply) = &answer
+        {
+            self.record(spec, reply);
+        }
+        answer
+    }
+
+    /// The answers read so far, when recording; in the order they came.
+    pub fn recorded(&self) -> Vec<crate::recording::Exchange> {
+        self.recorded
+            .lock()
+            .expect("the recording lock is never poisoned: no code panics under it")
+            .clone()
+    }
+
+    /// Keeps one answer whose body is JSON, its path relative to the base
+    /// URL's (a context path or portal is not the API's).
+    fn record(&self, spec: &RequestSpec, reply: &Reply) {
+        let Ok(body) = serde_json::from_slice::<serde_json::Value>(&reply.body) else {
+            return;
+        };
+        let base = self.base_url.path().trim_end_matches('/');
+        let path = spec.url.path();
+        let path = path.strip_prefix(base).unwrap_or(path);
+        let mut query: Vec<(String, String)> = spec
+            .url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        query.extend(spec.query.iter().cloned());
+        self.recorded
+            .lock()
+            .expect("the recording lock is never poisoned: no code panics under it")
+            .push(crate::recording::Exchange {
+                method: spec.method.as_str().to_owned(),
+                path: path.to_owned(),
+                query,
+                status: reply.status.as_u16(),
+                body,
+            });
+    }
+
+    /// The one refresh a refused access token earns (SPEC section 5).
+    async fn retry_refused_token(
+        &self,
+        spec: &RequestSpec,
+        path: &str,
+        token: Option<AccessToken>,
+        first: Result<Reply, ConnectorError>,
+    ) -> Result<Reply, ConnectorError> {
         match first {
             // Only an expired session (401) earns the one refresh; a 403 is a
             // refusal like any other.
@@ -377,7 +435,7 @@ impl HttpClient {
                 self.auth_failed.store(false, Ordering::SeqCst);
                 self.expire_token().await;
                 let token = self.access_token().await?;
-                self.run_with_retries(&path, &spec.accept, || self.build(spec, token.as_ref()))
+                self.run_with_retries(path, &spec.accept, || self.build(spec, token.as_ref()))
                     .await
             }
             other => other,

@@ -12,6 +12,7 @@
 
 pub mod api;
 pub(crate) mod readiness;
+pub mod recording;
 pub mod sim;
 pub(crate) mod wire;
 

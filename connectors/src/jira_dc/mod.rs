@@ -15,6 +15,7 @@
 
 pub mod query;
 mod readiness;
+pub mod recording;
 pub mod sim;
 mod wire;
 

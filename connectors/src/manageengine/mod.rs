@@ -14,6 +14,7 @@
 
 pub mod query;
 mod readiness;
+pub mod recording;
 pub mod sim;
 mod wire;
 

@@ -15,6 +15,7 @@
 pub mod id;
 pub mod query;
 mod readiness;
+pub mod recording;
 pub mod sim;
 mod sim_describe;
 mod sim_jwt;

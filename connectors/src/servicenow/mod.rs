@@ -12,6 +12,7 @@
 
 pub mod query;
 mod readiness;
+pub mod recording;
 pub mod sim;
 mod sim_oauth;
 mod sim_tables;

@@ -37,6 +37,7 @@ fn client(base: url::Url, credentials: Credentials) -> HttpClient {
             max_attempts: 4,
             retry_budget: Duration::from_secs(2),
             base_backoff: Duration::from_millis(5),
+            record: false,
         },
     )
     .expect("a client")

@@ -37,6 +37,7 @@ pub fn settings(
             max_attempts: 4,
             retry_budget: Duration::from_secs(3),
             base_backoff: Duration::from_millis(5),
+            record: false,
         },
         readiness: ReadinessSettings::default(),
     }

@@ -1,0 +1,47 @@
+//! What `itsmid record` keeps of a run (SPEC section 8): every answer a
+//! connector read, as an [`Exchange`], from which the system's simulator
+//! module builds its data file (`<system>::sim::from_recording`), so that
+//! the recording replays through the same simulator as the demo.
+//!
+//! Only answers are kept, never a request's headers: no `Authorization`,
+//! `authtoken` or cookie can reach a recording, and token endpoints are
+//! not recorded at all. Paths are kept relative to the base URL, so a
+//! context path or a portal does not matter on replay.
+
+use serde_json::Value;
+
+/// One answer the system gave: the request that asked (method, path under
+/// the base URL, query) and the status and JSON body that came back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exchange {
+    pub method: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Exchange {
+    /// The first value of query parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Whether this is a successful answer to a GET of `path`.
+    pub fn is_get(&self, path: &str) -> bool {
+        self.method == "GET" && self.path == path && (200..300).contains(&self.status)
+    }
+}
+
+/// The credential's owner as a recorded data file names it: the simulator
+/// answers every request, with or without credentials, as this user.
+pub fn any_credential(owner: Option<&str>) -> Value {
+    let mut any = serde_json::Map::new();
+    if let Some(owner) = owner {
+        any.insert("user".into(), Value::String(owner.to_owned()));
+    }
+    serde_json::json!({ "any": Value::Object(any) })
+}
