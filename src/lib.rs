@@ -4,7 +4,7 @@
 //! Layers, each importing only the ones below it (ARCHITECTURE.md):
 //! `cmd` (the command line) → `app` (a check, a load, the daemon, the demo)
 //! → the domain (`config`, `identities`, `check`, `resolve`, `lint`, `form`,
-//! `edit`, `report`, `pipeline`, `verdict`, and the leaves `printable`,
+//! `edit`, `report`, `recording`, `pipeline`, `verdict`, and the leaves `printable`,
 //! `progress`, `private_file`) → the `itsmid_connectors` crate.
 
 pub mod app;
@@ -20,6 +20,7 @@ pub mod pipeline;
 pub mod printable;
 pub mod private_file;
 pub mod progress;
+pub mod recording;
 pub mod report;
 pub mod resolve;
 pub mod telemetry;

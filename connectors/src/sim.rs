@@ -265,6 +265,67 @@ impl SimCredentials {
     }
 }
 
+/// What a data file's simulator accepts, one line per credential, for a
+/// person trying `simulate`: user names and client ids, and where in the
+/// file the password or token is (never the value itself).
+pub fn accepted_credentials(data: &str) -> Vec<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(data) else {
+        return Vec::new();
+    };
+    let simulator = &value["simulator"];
+    if let Some(any) = simulator.get("any") {
+        let who = any["user"]
+            .as_str()
+            .map(|user| format!(", answering as {user}"))
+            .unwrap_or_default();
+        return vec![format!("any credential, or none (a recording){who}")];
+    }
+    let mut lines = Vec::new();
+    let list = |key: &str| simulator[key].as_array().cloned().unwrap_or_default();
+    for (i, account) in list("basic").iter().enumerate() {
+        lines.push(format!(
+            "basic: user name {} with the password at simulator.basic[{i}].password",
+            account["username"].as_str().unwrap_or("?")
+        ));
+    }
+    for (key, what) in [
+        ("bearer", "a bearer token"),
+        ("authtoken", "an authtoken (ManageEngine on-premises)"),
+    ] {
+        for (i, account) in list(key).iter().enumerate() {
+            let user = account["user"]
+                .as_str()
+                .map(|user| format!(" (acts as {user})"))
+                .unwrap_or_default();
+            lines.push(format!("{key}: {what} at simulator.{key}[{i}].token{user}"));
+        }
+    }
+    for (key, what, secret) in [
+        ("oauth_clients", "OAuth client", "client_secret"),
+        (
+            "zoho_oauth",
+            "Zoho OAuth client",
+            "client_secret and refresh_token",
+        ),
+        (
+            "jwt_clients",
+            "JWT bearer connected app",
+            "public_key (sign with its private key)",
+        ),
+    ] {
+        for (i, client) in list(key).iter().enumerate() {
+            lines.push(format!(
+                "{key}: {what} {} with the {secret} at simulator.{key}[{i}]",
+                client["client_id"].as_str().unwrap_or("?")
+            ));
+        }
+    }
+    if lines.is_empty() {
+        lines.push("no credential: the data file's `simulator` section lists none".into());
+    }
+    lines
+}
+
 /// The data file of `system`'s simulator that replays `exchanges` (SPEC
 /// section 8), answering as `owner`. An exhaustive match: a new system
 /// does not compile until it can be recorded.

@@ -7,6 +7,8 @@
 
 pub mod daemon;
 pub mod demo;
+pub mod record;
+pub mod replay;
 mod shutdown;
 
 use std::path::Path;
@@ -27,7 +29,17 @@ use crate::resolve::Plan;
 /// Loads the config and the identities file it names; every input problem
 /// of both files at once.
 pub fn load_inputs(config_path: &Path) -> anyhow::Result<(Config, Identities)> {
-    let config = load_config(config_path)?;
+    load_inputs_replaying(config_path, None)
+}
+
+/// [`load_inputs`]; a replay of a pseudonymized recording reads the
+/// recording's identities file instead of the config's.
+pub fn load_inputs_replaying(
+    config_path: &Path,
+    replay: Option<&Path>,
+) -> anyhow::Result<(Config, Identities)> {
+    let mut config = load_config(config_path)?;
+    config.identities = replay::identities_path(&config, replay);
     let identities = Identities::load(&config.identities, &config.pipeline.custom_attributes)
         .map_err(|errors| anyhow!("{errors}"))?;
     Ok((config, identities))
@@ -64,8 +76,18 @@ pub async fn check_observed(
     identities: &Identities,
     progress: &Progress,
 ) -> anyhow::Result<CheckRun> {
-    let connected = connect(config)?;
-    Ok(crate::check::run_observed(identities, &connected, &Held::new(), progress).await)
+    check_replaying(config, identities, None, progress).await
+}
+
+/// [`check_observed`] against the recording in `replay`, if given.
+pub async fn check_replaying(
+    config: &Config,
+    identities: &Identities,
+    replay: Option<&Path>,
+    progress: &Progress,
+) -> anyhow::Result<CheckRun> {
+    let systems = replay::Connections::of(config, replay).await?;
+    Ok(crate::check::run_observed(identities, &systems.connected, &systems.held, progress).await)
 }
 
 /// What `resolve` proposes after a fresh check; with `write`, the proposals
@@ -79,9 +101,22 @@ pub async fn resolve(
     only: Option<&str>,
     progress: &Progress,
 ) -> anyhow::Result<Plan> {
-    let connected = connect(config)?;
-    let run = crate::check::run_observed(identities, &connected, &Held::new(), progress).await;
-    let mut plan = crate::resolve::plan(config, identities, &connected, &run).await;
+    resolve_replaying(config, identities, write, only, None, progress).await
+}
+
+/// [`resolve`] against the recording in `replay`, if given.
+pub async fn resolve_replaying(
+    config: &Config,
+    identities: &Identities,
+    write: bool,
+    only: Option<&str>,
+    replay: Option<&Path>,
+    progress: &Progress,
+) -> anyhow::Result<Plan> {
+    let systems = replay::Connections::of(config, replay).await?;
+    let connected = &systems.connected;
+    let run = crate::check::run_observed(identities, connected, &systems.held, progress).await;
+    let mut plan = crate::resolve::plan(config, identities, connected, &run).await;
     if let Some(urid) = only {
         plan.keep_only(urid);
     }
@@ -144,6 +179,30 @@ pub async fn check_and_load(
     progress: Arc<Progress>,
 ) -> anyhow::Result<Loaded> {
     check_and_load_with(config_path, options, |_| Held::new(), progress).await
+}
+
+/// `load --dry-run --replay DIR`: the whole of `itsmid load` against the
+/// recording's simulators, writing nothing.
+pub async fn dry_run_replaying(
+    config_path: &Path,
+    options: RunOptions,
+    replay: &Path,
+    progress: Arc<Progress>,
+) -> anyhow::Result<Loaded> {
+    let options = RunOptions {
+        dry_run: true,
+        ..options
+    };
+    let (config, identities) = load_inputs_replaying(config_path, Some(replay))?;
+    let systems = replay::Connections::replay(&config, replay).await?;
+    let run =
+        crate::check::run_observed(&identities, &systems.connected, &systems.held, &progress).await;
+    let load = run_load_observed(&config, &identities, &run, options, progress).await?;
+    Ok(Loaded {
+        config,
+        check: run.report,
+        load,
+    })
 }
 
 /// `check_and_load`, with the systems `hold` names not asked (the daemon's

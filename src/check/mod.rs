@@ -54,10 +54,23 @@ pub enum ConnectCause {
 /// Builds every configured connector, resolving secrets now. Errors name
 /// the integration and the secret reference, never a value.
 pub fn connect(config: &Config) -> Result<Vec<Connected>, Vec<ConnectError>> {
+    connect_keeping_answers(config, false)
+}
+
+/// [`connect`]; with `record`, every connector keeps the answers it reads
+/// (`itsmid record`, SPEC section 8).
+pub fn connect_keeping_answers(
+    config: &Config,
+    record: bool,
+) -> Result<Vec<Connected>, Vec<ConnectError>> {
     let mut connected = Vec::new();
     let mut errors = Vec::new();
     for c in &config.connectors {
         let built = crate::config::connector_settings(c)
+            .map(|mut settings| {
+                settings.http.record = record;
+                settings
+            })
             .map_err(ConnectCause::from)
             .and_then(|settings| AnyConnector::new(settings).map_err(ConnectCause::from));
         match built {
@@ -107,9 +120,8 @@ pub struct EntryResult {
 /// What one system answered.
 struct SystemOutcome {
     error: Option<ConnectorError>,
-    /// Not asked: its credentials were refused in an earlier run and its
-    /// backoff lasts until this RFC 3339 time (the daemon's, SPEC section 7).
-    held: Option<String>,
+    /// Not asked in this run, and why.
+    held: Option<Hold>,
     owner: Option<CredentialOwner>,
     lookups: Lookups,
     wall_time: std::time::Duration,
@@ -125,10 +137,19 @@ pub struct CheckRun {
     pub unavailable: BTreeSet<String>,
 }
 
-/// Systems not to ask in this run, by integration: the RFC 3339 time of
-/// their next attempt. The daemon holds back a system whose credentials
-/// were refused, as some systems lock an account after a few bad logins.
-pub type Held = BTreeMap<String, String>;
+/// Systems not to ask in this run, by integration, and why.
+pub type Held = BTreeMap<String, Hold>;
+
+/// Why a system is not asked in this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hold {
+    /// Its credentials were refused in an earlier run: the daemon asks it
+    /// again at this RFC 3339 time, as some systems lock an account after
+    /// a few bad logins.
+    Until(String),
+    /// A replay's recording has no file for it (SPEC section 8).
+    NotRecorded,
+}
 
 /// Runs the check over every identity and configured connector.
 pub async fn run(identities: &Identities, connected: &[Connected]) -> CheckRun {
@@ -245,7 +266,17 @@ pub async fn run_observed(
             wall_time: outcome.wall_time,
         };
         let failure = match (&outcome.held, &outcome.error) {
-            (Some(next), _) => Some((
+            (Some(Hold::NotRecorded), _) => Some((
+                Reason::Unreachable,
+                "not in the recording".to_owned(),
+                format!(
+                    "{integration}: the recording replayed has no answers of this system, so its entries were not checked"
+                ),
+                format!(
+                    "record the systems again with this connector configured (itsmid record --out DIR), or remove the connector from the config the replay reads"
+                ),
+            )),
+            (Some(Hold::Until(next)), _) => Some((
                 Reason::AuthFailed,
                 format!("next attempt at {next}"),
                 format!(

@@ -5,10 +5,10 @@ use super::{Args, emit};
 use crate::app;
 use crate::verdict::Verdict;
 
-pub async fn run(args: &Args) -> anyhow::Result<Verdict> {
-    let (config, identities) = app::load_inputs(&args.config)?;
+pub async fn run(args: &Args, replay: Option<&std::path::Path>) -> anyhow::Result<Verdict> {
+    let (config, identities) = app::load_inputs_replaying(&args.config, replay)?;
     let line = ProgressLine::start(args, Run::Check);
-    let report = app::check_observed(&config, &identities, line.progress())
+    let report = app::check_replaying(&config, &identities, replay, line.progress())
         .await?
         .report;
     line.finish();

@@ -6,12 +6,18 @@ use super::{Args, emit};
 use crate::pipeline::RunOptions;
 use crate::verdict::Verdict;
 
-pub async fn run(args: &Args, options: RunOptions) -> anyhow::Result<Verdict> {
+pub async fn run(
+    args: &Args,
+    options: RunOptions,
+    replay: Option<&std::path::Path>,
+) -> anyhow::Result<Verdict> {
     let line = ProgressLine::start(args, Run::Load);
     let progress = std::sync::Arc::clone(line.progress());
-    let report = crate::app::check_and_load(&args.config, options, progress)
-        .await?
-        .load;
+    let loaded = match replay {
+        Some(dir) => crate::app::dry_run_replaying(&args.config, options, dir, progress).await?,
+        None => crate::app::check_and_load(&args.config, options, progress).await?,
+    };
+    let report = loaded.load;
     line.finish();
     emit(args, &report.to_json(), &report.to_table())?;
     if !report.source_errors.is_empty() {

@@ -14,6 +14,7 @@ mod history;
 mod lint;
 mod load;
 mod progress;
+mod record;
 mod resolve;
 mod serve;
 mod simulate;
@@ -86,7 +87,20 @@ impl From<LogFormat> for crate::telemetry::LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Verify every ITSM ID Info entry of the bot and the manual users against the live systems.
-    Check,
+    Check {
+        /// Against the recording in DIR instead (in-process simulators): no credentials, no network.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
+    },
+    /// Check the live systems and save what they answered in DIR, for replay in CI.
+    Record {
+        /// The recording's folder (a recording already there is replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace names, e-mail addresses, user names and External IDs, and write DIR/identities.toml.
+        #[arg(long)]
+        pseudonymize: bool,
+    },
     /// Validate the config and identities files offline: no network.
     Lint,
     /// Manage the manual users in the identities file.
@@ -99,8 +113,11 @@ pub enum Command {
         /// Write the proposed changes into the identities file (comments and layout are kept).
         #[arg(long)]
         write: bool,
+        /// Against the recording in DIR instead (in-process simulators): no credentials, no network.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
     },
-    /// Run check, resolve and load against built-in simulators of the five systems: no credentials, no network.
+    /// Run check, resolve and load against built-in simulators of the six systems: no credentials, no network.
     Demo {
         /// Folder for the demo's config and identities files (default: a fresh temporary folder).
         #[arg(long)]
@@ -120,6 +137,9 @@ pub enum Command {
         /// Let this one load through the large data change protection.
         #[arg(long)]
         accept_large_change: bool,
+        /// With --dry-run: against the recording in DIR (in-process simulators).
+        #[arg(long, value_name = "DIR", requires = "dry_run")]
+        replay: Option<PathBuf>,
     },
     /// The Imported Users of the last load as JSON Lines of {"user": {...}}.
     Export {
@@ -144,7 +164,7 @@ pub enum Command {
     },
     /// Serve one system's simulator for mock-backed tests.
     Simulate {
-        /// servicenow, jira, salesforce, freshservice or manageengine.
+        /// servicenow, jira, jira_dc, salesforce, freshservice or manageengine.
         #[arg(long)]
         system: String,
         /// Simulator data in the system's API shape (see fixtures/).
@@ -174,10 +194,11 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<Verdict> {
     check_output_path(&args)?;
     match &args.command {
-        Command::Check => check::run(&args).await,
+        Command::Check { replay } => check::run(&args, replay.as_deref()).await,
+        Command::Record { out, pseudonymize } => record::run(&args, out, *pseudonymize).await,
         Command::Lint => lint::run(&args),
         Command::Users { command } => users::run(&args, command).await,
-        Command::Resolve { write } => resolve::run(&args, *write).await,
+        Command::Resolve { write, replay } => resolve::run(&args, *write, replay.as_deref()).await,
         Command::Demo { dir, serve, listen } => {
             let serve = serve.then(|| listen.unwrap_or_else(crate::app::demo::default_listen));
             demo::run(&args, dir.as_deref(), serve).await
@@ -186,12 +207,13 @@ pub async fn run(args: Args) -> anyhow::Result<Verdict> {
         Command::Load {
             dry_run,
             accept_large_change,
+            replay,
         } => {
             let options = crate::pipeline::RunOptions {
                 dry_run: *dry_run,
                 accept_large_change: *accept_large_change,
             };
-            load::run(&args, options).await
+            load::run(&args, options, replay.as_deref()).await
         }
         Command::Export { explain } => export::run(&args, explain.as_deref()).await,
         Command::History => history::run(&args).await,

@@ -31,6 +31,10 @@ pub async fn run(system: &str, data: &Path, listen: SocketAddr) -> anyhow::Resul
         "serving the {system} simulator at {} (Ctrl-C stops it)",
         sim.uri()
     );
+    eprintln!("it accepts, from {}:", data.display());
+    for line in itsmid_connectors::sim::accepted_credentials(&text) {
+        eprintln!("  {line}");
+    }
     shutdown.await;
     Ok(Verdict::InOrder)
 }

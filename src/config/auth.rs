@@ -362,6 +362,116 @@ fn both_missing(first: Option<SecretError>, second: Option<SecretError>) -> Miss
 
 /// ServiceNow's token endpoint under the instance: `<base_url>/oauth_token.do`,
 /// keeping a path prefix the base URL has.
+/// What a replay's connector sends in place of every secret: the
+/// recording's simulator accepts any credential (SPEC section 8), so no
+/// secret reference is resolved.
+const REPLAY_SECRET: &str = "replay";
+
+/// The connector's settings for a replay against the simulator at
+/// `simulator`: the same system, integration, auth type and non-secret
+/// keys, every secret a placeholder, and every address (the base URL, a
+/// token URL, an instance URL) moved to the simulator, keeping its path, so
+/// that nothing else is contacted. A JWT bearer flow, which cannot sign
+/// without its key, replays as the client credentials flow: both ask
+/// Salesforce's `userinfo` whom the token belongs to.
+pub fn replay_settings(connector: &ConnectorConfig, simulator: &Url) -> ConnectorSettings {
+    let placeholder = || SecretString::from(REPLAY_SECRET);
+    let moved = |url: &Url| at_simulator(url, simulator);
+    let oauth = |token_url: &Url, client_id: &str, kind: GrantKind, scheme: TokenScheme| {
+        Credentials::OAuth(OAuthGrant {
+            token_url: moved(token_url),
+            client_id: client_id.to_owned(),
+            client_secret: placeholder(),
+            kind,
+            scheme,
+        })
+    };
+    let credentials = match &connector.auth {
+        AuthConfig::Basic { username, .. } => Credentials::Basic {
+            username: username.clone(),
+            password: placeholder(),
+        },
+        AuthConfig::Bearer { .. } => Credentials::Bearer {
+            token: placeholder(),
+        },
+        AuthConfig::ApiKey { .. } => Credentials::ApiKey { key: placeholder() },
+        AuthConfig::AuthToken { .. } => Credentials::AuthToken {
+            token: placeholder(),
+        },
+        AuthConfig::ClientCredentials {
+            token_url,
+            client_id,
+            ..
+        }
+        | AuthConfig::JwtBearer {
+            token_url,
+            client_id,
+            ..
+        } => oauth(
+            token_url,
+            client_id,
+            GrantKind::ClientCredentials,
+            TokenScheme::Bearer,
+        ),
+        AuthConfig::OauthPassword {
+            token_url,
+            client_id,
+            username,
+            ..
+        } => oauth(
+            &token_url
+                .clone()
+                .unwrap_or_else(|| default_token_url(&connector.base_url)),
+            client_id,
+            GrantKind::Password {
+                username: username.clone(),
+                password: placeholder(),
+            },
+            TokenScheme::Bearer,
+        ),
+        AuthConfig::ZohoOauth {
+            token_url,
+            client_id,
+            ..
+        } => oauth(
+            token_url,
+            client_id,
+            GrantKind::RefreshToken(placeholder()),
+            TokenScheme::ZohoOauthtoken,
+        ),
+    };
+    let instance_url = match &connector.auth {
+        AuthConfig::Bearer { instance_url, .. }
+        | AuthConfig::ClientCredentials { instance_url, .. } => instance_url.as_ref().map(moved),
+        _ => None,
+    };
+    ConnectorSettings {
+        integration: connector.integration.clone(),
+        system: connector.system,
+        base_url: simulator.clone(),
+        credentials,
+        instance_url,
+        lookup_field: connector
+            .lookup_by
+            .clone()
+            .unwrap_or_else(|| connector.system.default_lookup_field().to_owned()),
+        http: HttpSettings {
+            requests_per_minute: connector.requests_per_minute,
+            timeout: connector.timeout,
+            ..HttpSettings::default()
+        },
+        readiness: connector.readiness.clone(),
+    }
+}
+
+/// `url` with the simulator's scheme, host and port, its path and query kept.
+fn at_simulator(url: &Url, simulator: &Url) -> Url {
+    let mut moved = simulator.clone();
+    moved.set_path(url.path());
+    moved.set_query(url.query());
+    moved
+}
+
 fn default_token_url(base_url: &Url) -> Url {
     let mut url = base_url.clone();
     let joined = format!("{}/oauth_token.do", url.path().trim_end_matches('/'));
@@ -533,5 +643,4 @@ mod tests {
         assert!(errors.contains("not an RSA private key"), "{errors}");
         assert!(!errors.contains("canary-Hx4"), "{errors}");
     }
-}
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Duration;
 
-use crate::check::{Connected, Held};
+use crate::check::{Connected, Held, Hold};
 use crate::report::{SystemRow, SystemStatus};
 use itsmid_connectors::Reason;
 
@@ -70,11 +70,13 @@ impl Backoffs {
             .map(|(integration, backoff)| {
                 (
                     integration.clone(),
-                    backoff
-                        .until
-                        .round(jiff::Unit::Second)
-                        .unwrap_or(backoff.until)
-                        .to_string(),
+                    Hold::Until(
+                        backoff
+                            .until
+                            .round(jiff::Unit::Second)
+                            .unwrap_or(backoff.until)
+                            .to_string(),
+                    ),
                 )
             })
             .collect()
