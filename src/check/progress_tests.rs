@@ -56,7 +56,10 @@ async fn a_check_counts_every_system_done_and_every_entry_judged() {
         Identities::parse(Path::new("identities.toml"), IDENTITIES, &[]).expect("identities");
     let connected = connect(&config).expect("connectors");
     // Jira is held back, so no request leaves for it; ServiceNow answers.
-    let held = Held::from([("jira".to_owned(), "2030-01-01T00:00:00Z".to_owned())]);
+    let held = Held::from([(
+        "jira".to_owned(),
+        crate::check::Hold::Until("2030-01-01T00:00:00Z".to_owned()),
+    )]);
     let progress = Progress::new();
 
     let run = run_observed(&identities, &connected, &held, &progress).await;

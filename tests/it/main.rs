@@ -16,6 +16,7 @@ mod readiness_jira;
 mod readiness_manageengine;
 mod readiness_salesforce;
 mod readiness_servicenow;
+mod recording;
 mod resolve;
 mod salesforce_jwt;
 mod schemas;

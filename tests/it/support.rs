@@ -131,7 +131,7 @@ password = "file:jira-token"
 
 /// The published JSON Schemas (`schemas/`), by the `schema` value of the
 /// documents they describe.
-const SCHEMAS: [(&str, &str); 2] = [
+const SCHEMAS: [(&str, &str); 3] = [
     (
         "itsmid.report.v1",
         include_str!("../../schemas/report.v1.schema.json"),
@@ -139,6 +139,10 @@ const SCHEMAS: [(&str, &str); 2] = [
     (
         "itsmid.load.v1",
         include_str!("../../schemas/load.v1.schema.json"),
+    ),
+    (
+        "itsmid.recording.v1",
+        include_str!("../../schemas/recording.v1.schema.json"),
     ),
 ];
 

@@ -177,7 +177,7 @@ mod tests {
             at("2026-12-06T10:00:00Z"),
         );
         let held = backoffs.hold(&prints, at("2026-12-06T10:30:00Z"));
-        assert_eq!(held["snow"], "2026-12-06T11:00:00Z");
+        assert_eq!(held["snow"], Hold::Until("2026-12-06T11:00:00Z".into()));
         // Asked again after the hour, and refused again: two hours.
         assert!(
             backoffs
@@ -192,7 +192,7 @@ mod tests {
             at("2026-12-06T11:00:01Z"),
         );
         let held = backoffs.hold(&prints, at("2026-12-06T12:00:00Z"));
-        assert_eq!(held["snow"], "2026-12-06T13:00:01Z");
+        assert_eq!(held["snow"], Hold::Until("2026-12-06T13:00:01Z".into()));
     }
 
     #[test]
