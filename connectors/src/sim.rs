@@ -537,3 +537,56 @@ async fn start(listen: Option<SocketAddr>, record: bool) -> Result<MockServer, S
             source,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recordings_simulator_says_it_accepts_any_credential_and_as_whom() {
+        let lines = accepted_credentials(r#"{"simulator": {"any": {"user": "JIRAUSER10000"}}}"#);
+        assert_eq!(
+            lines,
+            ["any credential, or none (a recording), answering as JIRAUSER10000"]
+        );
+    }
+
+    #[test]
+    fn credentials_are_named_by_where_their_secret_is_never_by_it() {
+        let data = r#"{"simulator": {
+            "basic": [{"username": "bot", "password": "s3cret"}],
+            "zoho_oauth": [{"client_id": "c1", "client_secret": "x9", "refresh_token": "r7"}]
+        }}"#;
+        let lines = accepted_credentials(data).join("\n");
+        assert!(lines.contains("user name bot"), "{lines}");
+        assert!(lines.contains("simulator.basic[0].password"), "{lines}");
+        assert!(lines.contains("Zoho OAuth client c1"), "{lines}");
+        for secret in ["s3cret", "x9", "r7"] {
+            assert!(!lines.contains(secret), "{lines}");
+        }
+        assert_eq!(accepted_credentials(r#"{"simulator": {}}"#).len(), 1);
+    }
+
+    #[test]
+    fn any_credential_lets_every_request_in_as_the_owner() {
+        let credentials = SimCredentials {
+            any: Some(AnyCredential {
+                user: Some("owner".into()),
+            }),
+            ..SimCredentials::default()
+        };
+        let request = Request {
+            url: url::Url::parse("http://127.0.0.1/x").expect("a URL"),
+            method: wiremock::http::Method::GET,
+            headers: wiremock::http::HeaderMap::new(),
+            body: Vec::new(),
+        };
+        assert_eq!(
+            credentials.authenticate(&request),
+            Some(Caller::Bearer {
+                user: Some("owner".into())
+            })
+        );
+        assert_eq!(SimCredentials::default().authenticate(&request), None);
+    }
+}

@@ -230,7 +230,7 @@ async fn simulate_serves_a_system_that_check_can_use() {
             "--listen",
             &format!("127.0.0.1:{port}"),
         ])
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     // Wait until it accepts connections (bounded).
@@ -256,7 +256,7 @@ async fn simulate_serves_a_system_that_check_can_use() {
     .unwrap();
     let output = run_in(dir.path(), &["check", "--format", "json"]).await;
     let _ = server.kill();
-    let _ = server.wait();
+    let said = server.wait_with_output().unwrap();
     assert_eq!(
         output.status.code(),
         Some(0),
@@ -265,6 +265,30 @@ async fn simulate_serves_a_system_that_check_can_use() {
     );
     let report = stdout_json(&output);
     assert_eq!(report["summary"]["verified"], 1);
+    // It said which credentials its data accepts, and where the secrets
+    // are, without showing one.
+    let stderr = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        stderr.contains(
+            "basic: user name moveworks.bot with the password at simulator.basic[0].password"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bearer: a bearer token at simulator.bearer[0].token"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("oauth_clients: OAuth client demo-snow-client"),
+        "{stderr}"
+    );
+    for secret in [
+        "demo-snow-password",
+        "demo-snow-token",
+        "demo-snow-client-secret",
+    ] {
+        assert!(!stderr.contains(secret), "{secret} in {stderr}");
+    }
 }
 
 /// The demo's report, JSON and table, as committed snapshots: a change to
