@@ -40,20 +40,39 @@ pub fn record_counts(data: &Value) -> BTreeMap<String, usize> {
         .unwrap_or_default()
 }
 
+/// One connector's part of a recording, as the manifest lists it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub system: System,
+    pub records: BTreeMap<String, usize>,
+    /// The pseudonym of the user name the credentials logged in as, in a
+    /// pseudonymized recording: the replay logs in with it, so the
+    /// credential check finds the recorded (pseudonymized) account.
+    pub username: Option<String>,
+}
+
+/// The recorded pseudonym of the user name a connector logs in as, from a
+/// manifest.
+pub fn recorded_username<'a>(manifest: &'a Value, integration: &str) -> Option<&'a str> {
+    manifest["integrations"][integration]["username"].as_str()
+}
+
 /// The manifest: when, by which version, and per integration its system
 /// and its record counts.
 pub fn manifest(
     recorded_at: &str,
     pseudonymized: bool,
-    integrations: &BTreeMap<String, (System, BTreeMap<String, usize>)>,
+    integrations: &BTreeMap<String, Recorded>,
 ) -> Value {
     let integrations: serde_json::Map<String, Value> = integrations
         .iter()
-        .map(|(integration, (system, records))| {
-            (
-                integration.clone(),
-                json!({"system": system.as_str(), "records": records}),
-            )
+        .map(|(integration, recorded)| {
+            let mut entry =
+                json!({"system": recorded.system.as_str(), "records": recorded.records});
+            if let (Some(username), Some(object)) = (&recorded.username, entry.as_object_mut()) {
+                object.insert("username".into(), Value::String(username.clone()));
+            }
+            (integration.clone(), entry)
         })
         .collect();
     json!({
@@ -193,13 +212,57 @@ impl Pseudonymizer {
         }
     }
 
-    /// An identities file's values with names and logins replaced, as the
-    /// TOML a recording's folder holds. Comments are not kept: they may
-    /// name people.
-    pub fn identities(&mut self, identities: &Value) -> Result<String, toml::ser::Error> {
-        let mut copy = identities.clone();
-        self.json(&mut copy, IDENTITY_NAMES, IDENTITY_LOGINS);
-        toml::to_string(&copy)
+    /// A simulator data file: its records' personal values replaced, the
+    /// `simulator` section kept as it is, since it holds the systems' own
+    /// ids and the names of projects, statuses and roles, which are no
+    /// one's personal data and which a data file's `name` fields may share
+    /// a key with.
+    pub fn data_file(&mut self, data: &mut Value, names: &[&str], logins: &[&str]) {
+        if let Value::Object(object) = data {
+            for (key, value) in object.iter_mut() {
+                if key != "simulator" {
+                    self.json(value, names, logins);
+                }
+            }
+        }
+    }
+
+    /// An identities file's names and logins replaced (the first pass).
+    pub fn identities(&mut self, identities: &mut Value) {
+        self.json(identities, IDENTITY_NAMES, IDENTITY_LOGINS);
+    }
+
+    /// The second pass, once every file had its first: any string or key,
+    /// anywhere, that is a login already replaced gets the same pseudonym.
+    /// A system's id can be a login (a Jira Data Center user key made
+    /// before Jira 8.4 is the user name), and a data file's readiness
+    /// section refers to users by it.
+    pub fn known(&self, data: &mut Value) {
+        match data {
+            Value::String(text) => {
+                if let Some(pseudonym) = self.logins.get(&text.to_lowercase()) {
+                    *text = with_case_of(text, pseudonym);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.known(item)),
+            Value::Object(object) => {
+                let renamed: Vec<(String, String)> = object
+                    .keys()
+                    .filter_map(|key| {
+                        self.logins
+                            .get(&key.to_lowercase())
+                            .map(|p| (key.clone(), with_case_of(key, p)))
+                    })
+                    .collect();
+                for (old, new) in renamed {
+                    if let Some(value) = object.remove(&old) {
+                        object.insert(new, value);
+                    }
+                }
+                object.values_mut().for_each(|value| self.known(value));
+            }
+            _ => {}
+        }
     }
 }
 
@@ -290,13 +353,55 @@ mod tests {
     }
 
     #[test]
+    fn an_id_that_is_a_login_gets_the_logins_pseudonym_everywhere() {
+        let mut p = pseudonymizer();
+        let mut data = json!({
+            "users": [{"key": "dana.ross", "name": "dana.ross"}, {"key": "JIRAUSER1", "name": "pat"}],
+            "simulator": {"readiness": {"groups": {"dana.ross": ["g"]}, "customers": ["dana.ross", "JIRAUSER1"]}}
+        });
+        p.data_file(&mut data, &[], &["name"]);
+        p.known(&mut data);
+        let dana = p.login("dana.ross");
+        assert_eq!(data["users"][0]["key"], dana.as_str());
+        assert_eq!(data["users"][1]["key"], "JIRAUSER1");
+        assert_eq!(
+            data["simulator"]["readiness"]["customers"][0],
+            dana.as_str()
+        );
+        assert!(
+            data["simulator"]["readiness"]["groups"]
+                .get(&dana)
+                .is_some()
+        );
+        assert!(!data.to_string().contains("dana.ross"));
+    }
+
+    #[test]
+    fn a_data_files_simulator_section_is_kept() {
+        let mut p = pseudonymizer();
+        let mut data = json!({
+            "users": [{"key": "JIRAUSER1", "name": "pat.lee"}],
+            "simulator": {"readiness": {"projects": [{"name": "IT Help"}]}, "any": {"user": "JIRAUSER1"}}
+        });
+        p.data_file(&mut data, &[], &["name"]);
+        assert_eq!(data["users"][0]["name"], p.login("pat.lee"));
+        assert_eq!(
+            data["simulator"]["readiness"]["projects"][0]["name"],
+            "IT Help"
+        );
+    }
+
+    #[test]
     fn an_identities_file_is_pseudonymized_with_the_same_mapping() {
         let mut p = pseudonymizer();
         let identities = json!({"users": [{
             "unique_record_id": "pat@acme.com", "full_name": "Pat Lee",
             "itsm": [{"integration": "snow", "external_id": "pat.lee", "itsm_user_id": "abc"}]
         }]});
-        let text = p.identities(&identities).expect("TOML");
+        let mut identities = identities;
+        p.identities(&mut identities);
+        p.known(&mut identities);
+        let text = toml::to_string(&identities).expect("TOML");
         assert!(!text.contains("pat"), "{text}");
         assert!(text.contains(&p.login("pat@acme.com")), "{text}");
         assert!(text.contains(&p.login("pat.lee")), "{text}");

@@ -46,7 +46,7 @@ pub async fn record(
     } else {
         None
     };
-    let mut files = BTreeMap::new();
+    let mut datas = BTreeMap::new();
     let mut integrations = BTreeMap::new();
     for c in &connected {
         let integration = c.config.integration.as_str();
@@ -62,22 +62,37 @@ pub async fn record(
         );
         if let Some(pseudonyms) = &mut pseudonyms {
             let (names, logins) = itsmid_connectors::sim::personal_fields(c.config.system);
-            pseudonyms.json(&mut data, names, logins);
+            pseudonyms.data_file(&mut data, names, logins);
         }
+        let username = match &mut pseudonyms {
+            Some(pseudonyms) => {
+                crate::config::auth_username(&c.config.auth).map(|name| pseudonyms.login(name))
+            }
+            None => None,
+        };
         integrations.insert(
             integration.to_owned(),
-            (c.config.system, crate::recording::record_counts(&data)),
+            crate::recording::Recorded {
+                system: c.config.system,
+                records: crate::recording::record_counts(&data),
+                username,
+            },
         );
-        files.insert(
-            format!("{integration}.json"),
-            crate::recording::file_text(&data),
-        );
+        datas.insert(format!("{integration}.json"), data);
     }
+    let mut files = BTreeMap::new();
     if let Some(pseudonyms) = &mut pseudonyms {
-        files.insert(
-            IDENTITIES.to_owned(),
-            pseudonymized_identities(config, pseudonyms)?,
-        );
+        let mut identities = identities_value(config)?;
+        pseudonyms.identities(&mut identities);
+        // The second pass, once every login is known.
+        for data in datas.values_mut() {
+            pseudonyms.known(data);
+        }
+        pseudonyms.known(&mut identities);
+        files.insert(IDENTITIES.to_owned(), identities_text(&identities)?);
+    }
+    for (name, data) in &datas {
+        files.insert(name.clone(), crate::recording::file_text(data));
     }
     let recorded_at = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
@@ -105,30 +120,31 @@ fn pseudonym_key() -> anyhow::Result<[u8; 32]> {
     Ok(key)
 }
 
-/// The config's identities file with its names and logins replaced.
-fn pseudonymized_identities(
-    config: &Config,
-    pseudonyms: &mut Pseudonymizer,
-) -> anyhow::Result<String> {
+/// The config's identities file as data.
+fn identities_value(config: &Config) -> anyhow::Result<Value> {
     let path = &config.identities;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let value: Value = if path.extension().is_some_and(|e| e == "json") {
+    let mut value: Value = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(text).with_context(|| format!("{} is not JSON", path.display()))?
     } else {
         let table: toml::Table =
             toml::from_str(text).with_context(|| format!("{} is not TOML", path.display()))?;
         serde_json::to_value(table).context("the identities file cannot be read as data")?
     };
-    let mut value = value;
     drop_nulls(&mut value);
+    Ok(value)
+}
+
+/// The pseudonymized identities as the TOML a recording's folder holds.
+/// Comments are not kept: they may name people.
+fn identities_text(identities: &Value) -> anyhow::Result<String> {
     let mut out = String::from(
         "# The recording's identities, pseudonymized with the data files (itsmid record --pseudonymize).\n",
     );
     out.push_str(
-        &pseudonyms
-            .identities(&value)
+        &toml::to_string(identities)
             .context("the pseudonymized identities cannot be written as TOML")?,
     );
     Ok(out)

@@ -51,6 +51,12 @@ impl Connections {
                 dir.display()
             ));
         }
+        let manifest_path = dir.join(crate::recording::MANIFEST);
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&manifest_path)
+                .with_context(|| format!("cannot read {}", manifest_path.display()))?,
+        )
+        .with_context(|| format!("{} is not JSON", manifest_path.display()))?;
         let mut connections = Connections {
             connected: Vec::new(),
             held: Held::new(),
@@ -84,7 +90,8 @@ impl Connections {
                     .insert(c.integration.as_str().to_owned(), Hold::NotRecorded);
                 c.base_url.clone()
             };
-            let connector = AnyConnector::new(crate::config::replay_settings(c, &base))
+            let username = crate::recording::recorded_username(&manifest, c.integration.as_str());
+            let connector = AnyConnector::new(crate::config::replay_settings(c, &base, username))
                 .with_context(|| format!("connector `{}`", c.integration))?;
             connections.connected.push(Connected {
                 config: c.clone(),

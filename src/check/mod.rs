@@ -272,9 +272,7 @@ pub async fn run_observed(
                 format!(
                     "{integration}: the recording replayed has no answers of this system, so its entries were not checked"
                 ),
-                format!(
-                    "record the systems again with this connector configured (itsmid record --out DIR), or remove the connector from the config the replay reads"
-                ),
+                "record the systems again with this connector configured (itsmid record --out DIR), or remove the connector from the config the replay reads".to_owned(),
             )),
             (Some(Hold::Until(next)), _) => Some((
                 Reason::AuthFailed,

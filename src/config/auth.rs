@@ -374,8 +374,15 @@ const REPLAY_SECRET: &str = "replay";
 /// that nothing else is contacted. A JWT bearer flow, which cannot sign
 /// without its key, replays as the client credentials flow: both ask
 /// Salesforce's `userinfo` whom the token belongs to.
-pub fn replay_settings(connector: &ConnectorConfig, simulator: &Url) -> ConnectorSettings {
+pub fn replay_settings(
+    connector: &ConnectorConfig,
+    simulator: &Url,
+    recorded_username: Option<&str>,
+) -> ConnectorSettings {
     let placeholder = || SecretString::from(REPLAY_SECRET);
+    // A pseudonymized recording names the user the credentials logged in
+    // as by its pseudonym, which the recorded records carry.
+    let login = |configured: &str| recorded_username.unwrap_or(configured).to_owned();
     let moved = |url: &Url| at_simulator(url, simulator);
     let oauth = |token_url: &Url, client_id: &str, kind: GrantKind, scheme: TokenScheme| {
         Credentials::OAuth(OAuthGrant {
@@ -388,7 +395,7 @@ pub fn replay_settings(connector: &ConnectorConfig, simulator: &Url) -> Connecto
     };
     let credentials = match &connector.auth {
         AuthConfig::Basic { username, .. } => Credentials::Basic {
-            username: username.clone(),
+            username: login(username),
             password: placeholder(),
         },
         AuthConfig::Bearer { .. } => Credentials::Bearer {
@@ -424,7 +431,7 @@ pub fn replay_settings(connector: &ConnectorConfig, simulator: &Url) -> Connecto
                 .unwrap_or_else(|| default_token_url(&connector.base_url)),
             client_id,
             GrantKind::Password {
-                username: username.clone(),
+                username: login(username),
                 password: placeholder(),
             },
             TokenScheme::Bearer,
@@ -461,6 +468,20 @@ pub fn replay_settings(connector: &ConnectorConfig, simulator: &Url) -> Connecto
             ..HttpSettings::default()
         },
         readiness: connector.readiness.clone(),
+    }
+}
+
+/// The user name the credentials log in as, where the auth type has one.
+pub fn auth_username(auth: &AuthConfig) -> Option<&str> {
+    match auth {
+        AuthConfig::Basic { username, .. }
+        | AuthConfig::OauthPassword { username, .. }
+        | AuthConfig::JwtBearer { username, .. } => Some(username),
+        AuthConfig::Bearer { .. }
+        | AuthConfig::ApiKey { .. }
+        | AuthConfig::AuthToken { .. }
+        | AuthConfig::ClientCredentials { .. }
+        | AuthConfig::ZohoOauth { .. } => None,
     }
 }
 

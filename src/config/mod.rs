@@ -20,7 +20,7 @@ mod auth;
 mod readiness;
 mod secret;
 
-pub use auth::{AuthConfig, MissingSecrets, connector_settings, replay_settings};
+pub use auth::{AuthConfig, MissingSecrets, auth_username, connector_settings, replay_settings};
 pub use secret::{SecretError, SecretRef};
 
 use auth::read_auth;

@@ -99,10 +99,7 @@ async fn replay(dir: &Path, command: &[&str]) -> (i32, Value) {
     let mut args = command.to_vec();
     args.extend_from_slice(&["--replay", "rec", "--format", "json"]);
     let output = run_in(dir, &args).await;
-    (
-        output.status.code().unwrap_or(-1),
-        stdout_json(&output),
-    )
+    (output.status.code().unwrap_or(-1), stdout_json(&output))
 }
 
 /// A report without what SPEC lets a replay change: its time, request
@@ -118,7 +115,12 @@ fn comparable(report: &Value) -> Value {
     if let Some(rows) = report["systems"].as_array_mut() {
         for row in rows {
             if let Some(row) = row.as_object_mut() {
-                for key in ["api_requests", "rate_limit_waits", "api_usage", "api_remaining"] {
+                for key in [
+                    "api_requests",
+                    "rate_limit_waits",
+                    "api_usage",
+                    "api_remaining",
+                ] {
                     row.remove(key);
                 }
             }
@@ -176,7 +178,12 @@ async fn a_recording_of_the_demo_replays_to_the_same_report_with_the_systems_sto
     broken["integrations"]["snow"]["system"] = Value::from("servicenow2");
     broken["recorded_at"] = Value::from("yesterday");
     let violations = crate::support::schema_violations(&broken).expect("a published schema");
-    assert_eq!(violations.len(), 2, "{violations:#?}");
+    for path in ["/recorded_at", "/integrations/snow/system"] {
+        assert!(
+            violations.iter().any(|v| v.starts_with(path)),
+            "{violations:#?}"
+        );
+    }
     assert_eq!(
         manifest["integrations"].as_object().map(|o| o.len()),
         Some(7),
@@ -191,7 +198,10 @@ async fn a_recording_of_the_demo_replays_to_the_same_report_with_the_systems_sto
     let (exit, load) = replay(live.path(), &["load", "--dry-run"]).await;
     assert!(exit <= 1, "{load:#}");
     assert_eq!(load["dry_run"], true, "{load:#}");
-    assert!(!live.path().join("itsmid.db").exists(), "a dry run writes no store");
+    assert!(
+        !live.path().join("itsmid.db").exists(),
+        "a dry run writes no store"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -225,7 +235,10 @@ async fn no_secret_of_any_auth_type_is_in_a_recording() {
             for (_, secret) in SECRETS {
                 assert!(!text.contains(secret), "{secret} in {name}");
             }
-            for line in key.lines().filter(|l| !l.starts_with("-----") && l.len() > 16) {
+            for line in key
+                .lines()
+                .filter(|l| !l.starts_with("-----") && l.len() > 16)
+            {
                 assert!(!text.contains(line), "the private key in {name}");
             }
             for header in ["Authorization", "authtoken:", "Cookie"] {
@@ -245,7 +258,11 @@ async fn a_pseudonymized_recording_holds_no_personal_value_and_replays_to_the_sa
     let (_, recorded) = live.record(&["--pseudonymize"]).await;
     live.stop();
     let written = files(&live.path().join("rec"));
-    assert!(written.contains_key("identities.toml"), "{:?}", written.keys());
+    assert!(
+        written.contains_key("identities.toml"),
+        "{:?}",
+        written.keys()
+    );
     let personal = [
         "moveworks-bot@acme.com",
         "pat@acme.com",
@@ -302,7 +319,11 @@ async fn an_edited_identities_file_replays_to_exactly_the_new_findings() {
         }
     }
     // The typo is unknown; the entry it moved away from had a warning.
-    assert_eq!(new, ["\"freshservise\":\"UNKNOWN_INTEGRATION\""], "{after:#}");
+    assert_eq!(
+        new,
+        ["\"freshservise\":\"UNKNOWN_INTEGRATION\""],
+        "{after:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -337,7 +358,11 @@ async fn a_connector_missing_from_the_recording_is_unavailable_and_nothing_else_
     );
     assert_eq!(crate::support::system_row(&report, "snow")["status"], "ok");
     assert_eq!(
-        elsewhere.received_requests().await.unwrap_or_default().len(),
+        elsewhere
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .len(),
         0,
         "the replay contacted a configured address"
     );

@@ -246,8 +246,12 @@ impl Responder {
 
     /// The agent id the request's API key belongs to (`Some(None)` for a
     /// key with no user), or `None` without an accepted key. Any password
-    /// is accepted, as the service ignores it.
+    /// is accepted, as the service ignores it; a recording's data accepts
+    /// any key, or none, as its recorded owner.
     fn caller(&self, request: &Request) -> Option<Option<String>> {
+        if let Some(any) = &self.data.credentials.any {
+            return Some(any.user.clone());
+        }
         let header = request.headers.get("authorization")?.to_str().ok()?;
         let encoded = header.strip_prefix("Basic ")?;
         let decoded = base64::engine::general_purpose::STANDARD

@@ -9,6 +9,9 @@
 //! (`crate::jira::sim`) over Data Center's API. `demo`, `simulate` and the
 //! tests share it.
 //!
+//! An address the instance hides (`itsmid_sim_hidden_email`, as for Jira
+//! Cloud) is matched by the search but never shown.
+//!
 //! The data file: `users` (User objects), and `simulator` with the
 //! credentials (`basic`, `bearer`: `user` is a user key), `readiness` as
 //! for Jira Cloud (by user key), `version` (the Jira version it answers
@@ -24,7 +27,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 use super::DATA_CENTER;
 use crate::jira::sim::{
-    SimUser, Site, State, error_collection, json_response, mount_shared, number,
+    HIDDEN_EMAIL_KEY, SimUser, Site, State, error_collection, json_response, mount_shared, number,
 };
 use crate::sim::{Faults, InvalidSimData, SimCredentials, query_param};
 
@@ -149,7 +152,7 @@ impl SimData {
 }
 
 fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
-    let Value::Object(object) = value else {
+    let Value::Object(mut object) = value else {
         return Err(format!("users[{index}]: a user must be a JSON object"));
     };
     let key = match object.get("key") {
@@ -183,13 +186,20 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
     };
     let display_name = text("displayName")?.unwrap_or_default();
     let email = text("emailAddress")?;
+    let hidden_email = text(HIDDEN_EMAIL_KEY)?;
+    if email.is_some() && hidden_email.is_some() {
+        return Err(format!(
+            "users[{index}] ({key}): a user has either a visible `emailAddress` or `{HIDDEN_EMAIL_KEY}`, not both"
+        ));
+    }
+    object.remove(HIDDEN_EMAIL_KEY);
     Ok(SimUser {
         id: key,
         name: Some(name),
         active,
         display_name,
         email,
-        hidden_email: None,
+        hidden_email,
         shown: object,
     })
 }
@@ -331,6 +341,7 @@ fn search(directory: &Directory, request: &Request) -> ResponseTemplate {
                 || starts(u.name.as_ref())
                 || starts(Some(&u.display_name))
                 || starts(u.email.as_ref())
+                || starts(u.hidden_email.as_ref())
         })
         .skip(start_at)
         .take(max_results)

@@ -5,8 +5,8 @@
 //! `starts with`/`ends with`, `value` or `values`, `logical_operator`,
 //! `children`), `response_status` as an array, and the errors a real server
 //! sends; one user by id for the readiness probe (`sim_readiness.rs`); plus
-//! Zoho's `POST /oauth/v2/token` for Cloud's refresh tokens and an optional
-//! per-minute rate limit.
+//! Zoho's `POST /oauth/v2/token` for Cloud's refresh tokens (`sim_token.rs`)
+//! and an optional per-minute rate limit.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request, so `demo`, `simulate` and the tests meet the same server.
@@ -15,7 +15,7 @@
 //! so a client's one refresh can be exercised without waiting an hour.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,6 +34,9 @@ const MAX_ROW_COUNT: u64 = 100;
 
 #[path = "sim_readiness.rs"]
 mod readiness;
+
+#[path = "sim_token.rs"]
+mod token;
 
 /// Zoho's token path (`https://accounts.zoho.<dc>/oauth/v2/token`).
 pub const TOKEN_PATH: &str = "/oauth/v2/token";
@@ -164,7 +167,7 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
     readiness::mount(server, Arc::clone(&state), faults.clone()).await;
     Mock::given(method("POST"))
         .and(path(TOKEN_PATH))
-        .respond_with(TokenResponder { state, faults })
+        .respond_with(token::TokenResponder { state, faults })
         .mount(server)
         .await;
 }
@@ -185,7 +188,7 @@ impl State {
     /// Whether the request carries an accepted authtoken or an access token
     /// this server issued. The authtoken is accepted as its own header and
     /// as `Authorization: authtoken: <key>`, the two forms ManageEngine's
-    /// samples show.
+    /// samples show. A recording's data accepts every request.
     fn authenticated(&self, request: &Request) -> bool {
         if self.data.credentials.any.is_some() {
             return true;
@@ -609,69 +612,6 @@ fn field_text(user: &Map<String, Value>, field: &str) -> String {
         current = current.and_then(|value| value.get(part));
     }
     current.map(value_text).unwrap_or_default()
-}
-
-struct TokenResponder {
-    state: Arc<State>,
-    faults: Faults,
-}
-
-impl Respond for TokenResponder {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        faulted(&self.faults, || self.answer(request))
-    }
-}
-
-impl TokenResponder {
-    /// Zoho's refresh grant. Parameters come as a form body or, as some
-    /// clients send them, in the query string.
-    fn answer(&self, request: &Request) -> ResponseTemplate {
-        let mut form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
-            .into_owned()
-            .collect();
-        form.extend(request.url.query_pairs().into_owned());
-        let param = |name: &str| {
-            form.iter()
-                .find(|(key, _)| key == name)
-                .map(|(_, value)| value.as_str())
-        };
-        let error = |code: &str| json_response(400, &json!({ "error": code }));
-        if param("grant_type") != Some("refresh_token") {
-            return error("unsupported_grant_type");
-        }
-        let client = self
-            .state
-            .data
-            .credentials
-            .zoho_oauth
-            .iter()
-            .find(|client| {
-                param("client_id") == Some(client.client_id.as_str())
-                    && param("client_secret") == Some(client.client_secret.as_str())
-            });
-        let Some(client) = client else {
-            return error("invalid_client");
-        };
-        if param("refresh_token") != Some(client.refresh_token.as_str()) {
-            return error("invalid_code");
-        }
-        let serial = self.state.next_token.fetch_add(1, Ordering::Relaxed);
-        let token = format!("1000.sim{serial:04}.{:016x}", fastrand::u64(..));
-        self.state
-            .issued
-            .lock()
-            .expect("the token lock is never poisoned")
-            .insert(token.clone(), self.state.data.access_token_uses);
-        json_response(
-            200,
-            &json!({
-                "access_token": token,
-                "api_domain": "https://www.zohoapis.com",
-                "token_type": "Bearer",
-                "expires_in": 3600
-            }),
-        )
-    }
 }
 
 #[cfg(test)]

@@ -4,10 +4,11 @@
 //! SOQL's escapes), case-insensitive matching, 15- or 18-character Ids,
 //! `nextRecordsUrl` paging, the daily API quota with `Sforce-Limit-Info`,
 //! the client-credentials and JWT bearer (`sim_jwt`) token endpoint,
-//! `userinfo` and the sObject
-//! describe (`sim_describe`). A request line past 16,384 bytes gets 414 from
-//! the front `crate::sim` puts before every system. `demo`, `simulate` and
-//! the tests all use it.
+//! `userinfo` and the sObject describe (`sim_describe`). A recording's data
+//! (`simulator.any`) issues tokens to any client and any assertion, and
+//! answers every request as the recorded credentials' owner. A request
+//! line past 16,384 bytes gets 414 from the front `crate::sim` puts before
+//! every system. `demo`, `simulate` and the tests all use it.
 //!
 //! Never answers from canned per-test responses and never changes the
 //! fixture: each answer is computed from the data and the request.
@@ -67,7 +68,8 @@ pub struct SimData {
     daily_limit: u64,
     objects: Objects,
     /// Every field some record has, plus the standard ones the connector
-    /// reads: a query naming another field is refused.
+    /// reads and those the `User` describe entry lists: a query naming
+    /// another field is refused.
     columns: BTreeSet<String>,
 }
 
@@ -147,12 +149,19 @@ impl SimData {
                 "batch_size is 0; a page holds at least one record".into(),
             ));
         }
+        let objects = Objects::build(file.sobjects)?;
+        columns.extend(
+            objects
+                .field_names("User")
+                .iter()
+                .map(|field| field.to_ascii_lowercase()),
+        );
         Ok(SimData {
             records: file.records,
             credentials: file.simulator,
             batch_size,
             daily_limit: file.daily_api_limit.unwrap_or(DEFAULT_DAILY_LIMIT),
-            objects: Objects::build(file.sobjects)?,
+            objects,
             columns,
         })
     }
@@ -237,6 +246,9 @@ impl Simulator {
         let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
             .into_owned()
             .collect();
+        if let Some(any) = &self.data.credentials.any {
+            return self.any_grant(form.get("grant_type").map(String::as_str), &any.user);
+        }
         if form.get("grant_type").map(String::as_str) == Some(super::sim_jwt::JWT_BEARER_GRANT) {
             let clients = &self.data.credentials.jwt_clients;
             return match super::sim_jwt::grant(clients, &form, &self.uri) {
@@ -248,10 +260,7 @@ impl Simulator {
             };
         }
         if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-            return json_response(
-                400,
-                &json!({"error": "unsupported_grant_type", "error_description": "grant type not supported"}),
-            );
+            return unsupported_grant();
         }
         let (client_id, client_secret) = match (form.get("client_id"), form.get("client_secret")) {
             (Some(id), Some(secret)) => (id.clone(), secret.clone()),
@@ -270,6 +279,18 @@ impl Simulator {
             );
         };
         self.issue(client.user.clone())
+    }
+
+    /// A recording's grant: any client and any assertion, whose signature
+    /// is not checked (a replay sends placeholders and cannot sign), get a
+    /// token acting as the recorded credentials' owner.
+    fn any_grant(&self, grant_type: Option<&str>, user: &Option<String>) -> ResponseTemplate {
+        match grant_type {
+            Some("client_credentials") | Some(super::sim_jwt::JWT_BEARER_GRANT) => {
+                self.issue(user.clone())
+            }
+            _ => unsupported_grant(),
+        }
     }
 
     /// A new access token acting as `user`, in Salesforce's token answer.
@@ -516,6 +537,13 @@ impl Simulator {
         }
         json_response(200, &body)
     }
+}
+
+fn unsupported_grant() -> ResponseTemplate {
+    json_response(
+        400,
+        &json!({"error": "unsupported_grant_type", "error_description": "grant type not supported"}),
+    )
 }
 
 fn session_expired() -> ResponseTemplate {

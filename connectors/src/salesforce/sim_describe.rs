@@ -9,9 +9,18 @@
 //! neither standard nor in the fixture does not exist (404 `NOT_FOUND`, as
 //! for an object the caller may not see). The describe is the same for
 //! every caller; the fixture describes what the bot sees.
+//!
+//! For a recording, an entry may also say what a describe did not: a flag
+//! that is `null` is sent as `null` (the describe does not say), and
+//! `refused` (`{"status", "body"}`) answers the describe with the error the
+//! org gave, as it came, since its error codes reach the report. The
+//! entry of `User` may list `fields` (`[{"name": ...}]`): User fields the
+//! org has though no record carries them, so that queries naming them are
+//! not refused.
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use wiremock::ResponseTemplate;
 
@@ -41,17 +50,31 @@ const FLAGS: [&str; 6] = [
 /// Every object the simulated org has, by lower-cased name: REST paths
 /// name objects without regard to case.
 #[derive(Debug, Clone)]
-pub(super) struct Objects(BTreeMap<String, Map<String, Value>>);
+pub(super) struct Objects {
+    described: BTreeMap<String, Map<String, Value>>,
+    /// Objects whose describe answers an error, by lower-cased name.
+    refused: BTreeMap<String, Refusal>,
+}
+
+/// An error answer as the org gave it: a 4xx or 5xx status and its body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Refusal {
+    status: u16,
+    body: Value,
+}
 
 impl Objects {
     /// The standard objects with the fixture's entries over them; refuses
-    /// an entry without a usable `name` or with a flag that is no boolean.
+    /// an entry without a usable `name`, with a flag that is neither a
+    /// boolean nor `null`, or with a refusal that is no error.
     pub fn build(entries: Vec<Map<String, Value>>) -> Result<Objects, InvalidSimData> {
         let mut objects: BTreeMap<String, Map<String, Value>> = STANDARD_OBJECTS
             .iter()
             .map(|(name, prefix)| (name.to_ascii_lowercase(), standard(name, prefix)))
             .collect();
-        for (index, entry) in entries.into_iter().enumerate() {
+        let mut refused = BTreeMap::new();
+        for (index, mut entry) in entries.into_iter().enumerate() {
             let name = match entry.get("name") {
                 Some(Value::String(name)) if is_object_name(name) => name.clone(),
                 _ => {
@@ -61,20 +84,40 @@ impl Objects {
                     )));
                 }
             };
-            if let Some(flag) = FLAGS
-                .iter()
-                .find(|flag| entry.get(**flag).is_some_and(|value| !value.is_boolean()))
-            {
+            if let Some(flag) = FLAGS.iter().find(|flag| {
+                entry
+                    .get(**flag)
+                    .is_some_and(|value| !value.is_boolean() && !value.is_null())
+            }) {
                 return Err(InvalidSimData(format!(
-                    "sobjects[{index}].{flag} is not a boolean"
+                    "sobjects[{index}].{flag} is neither a boolean nor null"
                 )));
+            }
+            if let Some(refusal) = entry.remove("refused") {
+                refused.insert(name.to_ascii_lowercase(), refusal_of(index, refusal)?);
             }
             let object = objects
                 .entry(name.to_ascii_lowercase())
                 .or_insert_with(|| standard(&name, ""));
             object.extend(entry);
         }
-        Ok(Objects(objects))
+        Ok(Objects {
+            described: objects,
+            refused,
+        })
+    }
+
+    /// The names of the `fields` the entry of `object` lists.
+    pub fn field_names(&self, object: &str) -> Vec<String> {
+        self.described
+            .get(&object.to_ascii_lowercase())
+            .and_then(|entry| entry.get("fields"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|field| field.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect()
     }
 
     /// The answer to `sobjects/<rest>` of API version `version`.
@@ -82,7 +125,10 @@ impl Objects {
         let Some((object, "describe")) = rest.split_once('/') else {
             return not_found();
         };
-        let Some(entry) = self.0.get(&object.to_ascii_lowercase()) else {
+        if let Some(refusal) = self.refused.get(&object.to_ascii_lowercase()) {
+            return json_response(refusal.status, &refusal.body);
+        }
+        let Some(entry) = self.described.get(&object.to_ascii_lowercase()) else {
             return not_found();
         };
         let name = entry
@@ -106,6 +152,19 @@ impl Objects {
         describe.extend(entry.clone());
         json_response(200, &Value::Object(describe))
     }
+}
+
+/// Reads an entry's `refused`: an error status and the body to send.
+fn refusal_of(index: usize, value: Value) -> Result<Refusal, InvalidSimData> {
+    let refusal: Refusal = serde_json::from_value(value)
+        .map_err(|err| InvalidSimData(format!("sobjects[{index}].refused: {err}")))?;
+    if !(400..=599).contains(&refusal.status) {
+        return Err(InvalidSimData(format!(
+            "sobjects[{index}].refused.status is {}; a refusal is a 4xx or 5xx status",
+            refusal.status
+        )));
+    }
+    Ok(refusal)
 }
 
 /// A standard object the caller may query, create, update and delete.
@@ -156,11 +215,11 @@ mod tests {
                 {"name": "Incident__c", "label": "Incident", "custom": true}]"#,
         ))
         .expect("valid entries");
-        let case = objects.0.get("case").expect("Case");
+        let case = objects.described.get("case").expect("Case");
         assert_eq!(case["createable"], false);
         assert_eq!(case["updateable"], true);
         assert_eq!(case["keyPrefix"], "500");
-        let incident = objects.0.get("incident__c").expect("Incident__c");
+        let incident = objects.described.get("incident__c").expect("Incident__c");
         assert_eq!(incident["queryable"], true);
         assert_eq!(incident["label"], "Incident");
     }
@@ -175,5 +234,26 @@ mod tests {
             text.to_string().contains("sobjects[0].updateable"),
             "{text}"
         );
+        let success = Objects::build(entries(
+            r#"[{"name": "Case", "refused": {"status": 200, "body": {}}}]"#,
+        ))
+        .expect_err("a refusal that is no error");
+        assert!(
+            success.to_string().contains("sobjects[0].refused.status"),
+            "{success}"
+        );
+    }
+
+    #[test]
+    fn a_refused_entry_answers_its_error_and_user_fields_are_listed() {
+        let objects = Objects::build(entries(
+            r#"[{"name": "Case", "refused": {"status": 403, "body": [{"errorCode": "X"}]}},
+                {"name": "User", "fields": [{"name": "FederationIdentifier"}]}]"#,
+        ))
+        .expect("valid entries");
+        assert!(objects.refused.contains_key("case"));
+        assert!(!objects.described["case"].contains_key("refused"));
+        assert_eq!(objects.field_names("user"), ["FederationIdentifier"]);
+        assert!(objects.field_names("Case").is_empty());
     }
 }

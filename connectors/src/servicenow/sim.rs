@@ -2,9 +2,10 @@
 //! other tables `sim_tables` knows (the bot's role rows, the task tables),
 //! through the Table API with the instance's own query semantics (`^`,
 //! `^OR`, `^NQ`, `IN`, `STARTSWITH`, ...), projection, paging headers, read
-//! ACLs (403) and error bodies (400 for a table that does not exist), and
-//! the OAuth token endpoint (`sim_oauth`), so
-//! `demo`, `simulate` and the tests meet the traps a real instance sets.
+//! ACLs (403), error bodies (400 for a table that does not exist), the
+//! refusals a recording saw (`simulator.refused`), and the OAuth token
+//! endpoint (`sim_oauth`), so `demo`, `simulate` and the tests meet the
+//! traps a real instance sets.
 //!
 //! Must never answer per test: every answer is computed from the fixture and
 //! the request. It reproduces the instance's quirks on purpose, including
@@ -55,10 +56,9 @@ impl SimData {
             format!("{err} (expected {{\"result\": [sys_user records], \"tables\": {{...}}, \"simulator\": {{...}}}})")
         })?;
         let mut simulator = file.simulator;
-        let access = match simulator.remove("acl") {
-            Some(acl) => serde_json::from_value(serde_json::json!({ "acl": acl }))
-                .map_err(|err| format!("simulator.acl: {err}"))?,
-            None => Access::default(),
+        let access = Access {
+            acl: take(&mut simulator, "acl")?,
+            refused: take(&mut simulator, "refused")?,
         };
         let credentials: SimCredentials = serde_json::from_value(Value::Object(simulator))
             .map_err(|err| format!("simulator: {err}"))?;
@@ -86,6 +86,19 @@ impl SimData {
             tables: Tables::build(file.result, file.tables, access)?,
             credentials,
         })
+    }
+}
+
+/// Removes the simulator-only `key` from the `simulator` section and reads
+/// it; absent is empty.
+fn take<T: serde::de::DeserializeOwned + Default>(
+    simulator: &mut Map<String, Value>,
+    key: &str,
+) -> Result<T, InvalidSimData> {
+    match simulator.remove(key) {
+        Some(value) => serde_json::from_value(value)
+            .map_err(|err| InvalidSimData(format!("simulator.{key}: {err}"))),
+        None => Ok(T::default()),
     }
 }
 
@@ -162,6 +175,9 @@ impl TableResponder {
             Some(rest) => rest.split_once('/').unwrap_or((rest, "")),
             None => ("", ""),
         };
+        if let Some(refusal) = self.data.tables.refusal(name) {
+            return json_response(refusal.status, &refusal.body);
+        }
         let Some(table) = self.data.tables.get(name) else {
             return failure(
                 400,
@@ -521,6 +537,28 @@ mod tests {
         )
         .expect_err("a repeated sys_id");
         assert!(twice.to_string().contains("result[1]"), "{twice}");
+    }
+
+    #[test]
+    fn refusals_are_errors_of_tables_other_than_sys_user() {
+        for (refused, expected) in [
+            (
+                json!({"incident": {"status": 200, "body": {}}}),
+                "simulator.refused.incident.status is 200",
+            ),
+            (
+                json!({"sys_user": {"status": 403, "body": {}}}),
+                "simulator.refused.sys_user:",
+            ),
+            (
+                json!({"incident": {"status": 403}}),
+                "simulator.refused: missing field `body`",
+            ),
+        ] {
+            let text = json!({"result": [], "simulator": {"refused": refused}}).to_string();
+            let err = SimData::parse(&text).expect_err(expected).to_string();
+            assert!(err.contains(expected), "{expected}: {err}");
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! account from `simulator.basic` (its `username` and `password`); the
 //! tokens then act as that account, so its roles and the ACLs apply as for
 //! basic auth. Tokens exist only once this server issued them.
+//!
+//! A recording's data (`simulator.any`) accepts any client, any account and
+//! any refresh token: a replay sends placeholders for every secret, and its
+//! tokens act as the recorded credentials' owner.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -120,6 +124,14 @@ fn access_denied() -> ResponseTemplate {
     )
 }
 
+/// The refusal of a grant type the endpoint does not know.
+fn unsupported_grant() -> ResponseTemplate {
+    json_response(
+        400,
+        &json!({ "error_description": "unsupported grant_type", "error": "unsupported_grant_type" }),
+    )
+}
+
 impl TokenResponder {
     fn answer(&self, request: &Request) -> ResponseTemplate {
         let form: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
@@ -130,6 +142,17 @@ impl TokenResponder {
                 .find(|(key, _)| key == name)
                 .map(|(_, value)| value.as_str())
         };
+        if let Some(any) = &self.credentials.any {
+            let caller = Caller::Bearer {
+                user: any.user.clone(),
+            };
+            return self.any_grant(
+                param("grant_type"),
+                param("client_id").unwrap_or_default(),
+                param("refresh_token"),
+                caller,
+            );
+        }
         let client_known = self.credentials.oauth_clients.iter().any(|client| {
             param("client_id") == Some(client.client_id.as_str())
                 && param("client_secret") == Some(client.client_secret.as_str())
@@ -173,10 +196,34 @@ impl TokenResponder {
                     _ => access_denied(),
                 }
             }
-            _ => json_response(
-                400,
-                &json!({ "error_description": "unsupported grant_type", "error": "unsupported_grant_type" }),
-            ),
+            _ => unsupported_grant(),
+        }
+    }
+
+    /// A recording's grant: no secret is checked. A refresh token this
+    /// server issued keeps its caller; any other acts as `caller` too.
+    fn any_grant(
+        &self,
+        grant_type: Option<&str>,
+        client_id: &str,
+        refresh: Option<&str>,
+        caller: Caller,
+    ) -> ResponseTemplate {
+        match (grant_type, refresh) {
+            (Some("password"), _) => self.issued.issue(client_id, caller, None),
+            (Some("refresh_token"), Some(refresh)) => {
+                let held = self
+                    .issued
+                    .refresh
+                    .lock()
+                    .expect("the token lock is never poisoned")
+                    .get(refresh)
+                    .map(|(_, caller)| caller.clone());
+                self.issued
+                    .issue(client_id, held.unwrap_or(caller), Some(refresh.to_owned()))
+            }
+            (Some("refresh_token"), None) => access_denied(),
+            _ => unsupported_grant(),
         }
     }
 }

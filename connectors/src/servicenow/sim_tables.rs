@@ -1,8 +1,10 @@
 //! The ServiceNow simulator's tables: `sys_user` (the fixture's `result`),
 //! the other tables of the fixture's `tables` (rows in the Table API's own
 //! shape, a dot-walked field such as `role.name` under its dotted name),
-//! the standard task tables, and who may read each one (`simulator.acl`: a
-//! table and the roles any of which grants read), so that a fixture can
+//! the standard task tables, who may read each one (`simulator.acl`: a
+//! table and the roles any of which grants read), and the tables whose
+//! reads a recording saw refused (`simulator.refused`: a table and the
+//! error answer it gave, replayed as it came), so that a fixture can
 //! express each readiness problem and each "cannot tell" case.
 //!
 //! A fixture without any of this answers as a ready bot: every user holds
@@ -41,13 +43,23 @@ const DEFAULT_ROLE: &str = "itil";
 
 /// The simulator-only keys of the fixture's `simulator` section; the rest
 /// are the credentials.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Default)]
 pub(super) struct Access {
     /// Table -> the roles any of which lets a caller read it; a table not
     /// named here is readable by every caller.
-    #[serde(default)]
     pub acl: BTreeMap<String, Vec<String>>,
+    /// Table -> the error every read of it gets, whoever asks. A recording
+    /// keeps the instance's own status and body this way, because its error
+    /// text reaches the report and the simulator's own wording would differ.
+    pub refused: BTreeMap<String, Refusal>,
+}
+
+/// An error answer as an instance gave it: a 4xx or 5xx status and its body.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Refusal {
+    pub status: u16,
+    pub body: Value,
 }
 
 /// One table's rows and columns.
@@ -74,6 +86,7 @@ impl Table {
 pub(super) struct Tables {
     tables: BTreeMap<String, Table>,
     acl: BTreeMap<String, Vec<String>>,
+    refused: BTreeMap<String, Refusal>,
 }
 
 impl Tables {
@@ -81,7 +94,7 @@ impl Tables {
     /// checked), its `tables` and its ACLs, refusing what would make the
     /// simulator lie quietly: a second `sys_user`, a table name no instance
     /// could have, a role row of nobody, an ACL on a table that does not
-    /// exist or that no role could satisfy.
+    /// exist or that no role could satisfy, a refusal that is no error.
     pub fn build(
         users: Vec<Map<String, Value>>,
         mut extra: BTreeMap<String, Vec<Map<String, Value>>>,
@@ -146,10 +159,17 @@ impl Tables {
                 )));
             }
         }
+        check_refusals(&access.refused)?;
         Ok(Tables {
             tables,
             acl: access.acl,
+            refused: access.refused,
         })
+    }
+
+    /// The error every read of `table` gets, if the data says so.
+    pub fn refusal(&self, table: &str) -> Option<&Refusal> {
+        self.refused.get(table)
     }
 
     pub fn get(&self, name: &str) -> Option<&Table> {
@@ -215,6 +235,27 @@ fn default_role_row(user: &Map<String, Value>) -> Map<String, Value> {
     row.insert("state".into(), "active".into());
     row.insert("inherited".into(), "false".into());
     row
+}
+
+/// Refuses refusals that would answer as no instance does: a table name
+/// that cannot reach the path, the users' own table (the lookups would
+/// never answer), or a status that is not an error.
+fn check_refusals(refused: &BTreeMap<String, Refusal>) -> Result<(), InvalidSimData> {
+    for (table, refusal) in refused {
+        if !is_table_name(table) || table == USERS {
+            return Err(InvalidSimData(format!(
+                "simulator.refused.{table}: name a table other than sys_user, in lower-case \
+                 letters, digits and `_`"
+            )));
+        }
+        if !(400..=599).contains(&refusal.status) {
+            return Err(InvalidSimData(format!(
+                "simulator.refused.{table}.status is {}; a refusal is a 4xx or 5xx status",
+                refusal.status
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A field's text: a string, or a reference object's `value`; else empty.

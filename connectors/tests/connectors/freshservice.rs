@@ -23,6 +23,7 @@ mod errors;
 mod limits;
 mod rate_limit;
 mod readiness;
+mod recording;
 mod simulator;
 
 const REQUESTERS: &str = "/api/v2/requesters";

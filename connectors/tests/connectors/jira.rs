@@ -2,8 +2,8 @@
 //! `accountId`s, encoded e-mails, auth headers) and how their answers are
 //! read. The credentials' owner and the bot's settings are in `auth`,
 //! Atlassian's sample answers in `samples`, every failure mapped to its
-//! reason in `errors`, and the simulator's Jira semantics seen through the
-//! connector in `simulator`.
+//! reason in `errors`, the simulator's Jira semantics seen through the
+//! connector in `simulator`, and a recorded check replayed in `recording`.
 //!
 //! No test sleeps: retries use the millisecond backoff of
 //! `support::settings` and `Retry-After: 0`.
@@ -23,6 +23,7 @@ mod auth;
 mod errors;
 mod limits;
 mod readiness;
+pub(crate) mod recording;
 mod samples;
 mod simulator;
 

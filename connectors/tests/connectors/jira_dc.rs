@@ -8,7 +8,7 @@
 //! mapped to its reason (basic authentication switched off, CAPTCHA) in
 //! `errors`, Jira's readiness probe over API v2 in `readiness`, and the
 //! simulator's Data Center semantics seen through the connector in
-//! `simulator`.
+//! `simulator`; a recorded check replayed in `recording`.
 //!
 //! No test sleeps: retries use the millisecond backoff of
 //! `support::settings` and `Retry-After: 0`.
@@ -28,6 +28,7 @@ mod errors;
 mod listing;
 mod lookups;
 mod readiness;
+mod recording;
 mod simulator;
 
 /// `moveworks-bot:demo-jira-dc-password`, as `fixtures/jira_dc.json` accepts it.

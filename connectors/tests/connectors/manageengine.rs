@@ -26,6 +26,7 @@ mod batches;
 mod errors;
 mod limits;
 mod readiness;
+mod recording;
 mod simulator;
 mod wire;
 

@@ -23,6 +23,7 @@ mod auth;
 mod jwt;
 mod limits;
 mod readiness;
+mod recording;
 mod simulator;
 
 const TOKEN: &str = "demo-salesforce-token";

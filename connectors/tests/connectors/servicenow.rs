@@ -24,6 +24,7 @@ mod errors;
 mod limits;
 mod oauth;
 mod readiness;
+mod recording;
 mod simulator;
 
 const TABLE: &str = "/api/now/table/sys_user";

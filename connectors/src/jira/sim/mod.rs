@@ -24,8 +24,10 @@ use super::api::{self, JiraApi};
 use crate::sim::{Caller, Faults, InvalidSimData, SimCredentials, query_param, query_params};
 
 /// The fixture key for an e-mail address the user's profile visibility
-/// hides: the search still matches it, but it is never returned.
-const HIDDEN_EMAIL_KEY: &str = "itsmid_sim_hidden_email";
+/// hides: the search still matches it, but it is never returned. Jira
+/// Data Center's simulator and recordings (the term a search matched a
+/// user without an address by) use it too.
+pub(crate) const HIDDEN_EMAIL_KEY: &str = "itsmid_sim_hidden_email";
 
 const SEARCH_DEFAULT_PAGE: usize = 50;
 /// Jira applies `startAt`/`maxResults` only up to the thousandth user.

@@ -241,7 +241,8 @@ fn service_desk(state: &State, account: Option<&str>, request: &Request) -> Resp
 }
 
 /// `/rest/servicedeskapi/servicedesk/{id}/customer` (experimental): the
-/// customers whose name or e-mail contains `query`, for the desk's agents
+/// customers whose user name (Data Center), display name or e-mail
+/// contains `query`, for the desk's agents
 /// and project administrators only. Without the opt-in header it answers
 /// 400 (what a real site answers is not documented).
 fn customers(state: &State, account: Option<&str>, request: &Request) -> ResponseTemplate {
@@ -284,6 +285,7 @@ fn customers(state: &State, account: Option<&str>, request: &Request) -> Respons
         .filter_map(|id| state.user(id))
         .filter(|u| {
             query.is_empty()
+                || contains(u.name.as_ref())
                 || contains(Some(&u.display_name))
                 || contains(u.email.as_ref())
                 || contains(u.hidden_email.as_ref())
