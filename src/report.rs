@@ -348,6 +348,49 @@ pub struct Report {
     pub identities: Vec<IdentityReport>,
 }
 
+/// The error findings of `findings` that `baseline` (an earlier check or
+/// lint report, as JSON) does
+/// not hold, matched by code, identity and integration, each as often
+/// as it occurs: what a change made worse. A pull request's check
+/// against a recording fails on these only, so the errors the systems
+/// already had do not block every change.
+pub fn new_errors<'a>(findings: &'a [Finding], baseline: &serde_json::Value) -> Vec<&'a Finding> {
+    let mut known: Vec<(String, Option<String>, Option<String>)> = baseline["findings"]
+        .as_array()
+        .map(|findings| {
+            findings
+                .iter()
+                .filter(|f| f["severity"] == "error")
+                .map(|f| {
+                    (
+                        f["code"].as_str().unwrap_or_default().to_owned(),
+                        f["unique_record_id"].as_str().map(str::to_owned),
+                        f["integration"].as_str().map(str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .filter(|f| {
+            let key = (
+                f.code.as_str().to_owned(),
+                f.unique_record_id.clone(),
+                f.integration.clone(),
+            );
+            match known.iter().position(|k| *k == key) {
+                Some(at) => {
+                    known.swap_remove(at);
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect()
+}
+
 impl Report {
     pub fn has_errors(&self) -> bool {
         self.summary.errors > 0
@@ -357,6 +400,11 @@ impl Report {
     /// could not be checked included); warnings are in order.
     pub fn verdict(&self) -> Verdict {
         Verdict::from_errors(self.has_errors())
+    }
+
+    /// The error findings `baseline` does not hold ([`new_errors`]).
+    pub fn new_errors(&self, baseline: &serde_json::Value) -> Vec<&Finding> {
+        new_errors(&self.findings, baseline)
     }
 
     pub fn to_json(&self) -> String {

@@ -91,6 +91,9 @@ pub enum Command {
         /// Against the recording in DIR instead (in-process simulators): no credentials, no network.
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
+        /// Exit 1 only for error findings this earlier JSON report does not hold.
+        #[arg(long, value_name = "REPORT")]
+        baseline: Option<PathBuf>,
     },
     /// Check the live systems and save what they answered in DIR, for replay in CI.
     Record {
@@ -102,7 +105,11 @@ pub enum Command {
         pseudonymize: bool,
     },
     /// Validate the config and identities files offline: no network.
-    Lint,
+    Lint {
+        /// Exit 1 only for error findings this earlier JSON report does not hold.
+        #[arg(long, value_name = "REPORT")]
+        baseline: Option<PathBuf>,
+    },
     /// Manage the manual users in the identities file.
     Users {
         #[command(subcommand)]
@@ -194,9 +201,11 @@ impl Args {
 pub async fn run(args: Args) -> anyhow::Result<Verdict> {
     check_output_path(&args)?;
     match &args.command {
-        Command::Check { replay } => check::run(&args, replay.as_deref()).await,
+        Command::Check { replay, baseline } => {
+            check::run(&args, replay.as_deref(), baseline.as_deref()).await
+        }
         Command::Record { out, pseudonymize } => record::run(&args, out, *pseudonymize).await,
-        Command::Lint => lint::run(&args),
+        Command::Lint { baseline } => lint::run(&args, baseline.as_deref()),
         Command::Users { command } => users::run(&args, command).await,
         Command::Resolve { write, replay } => resolve::run(&args, *write, replay.as_deref()).await,
         Command::Demo { dir, serve, listen } => {
@@ -224,6 +233,52 @@ pub async fn run(args: Args) -> anyhow::Result<Verdict> {
             listen,
         } => simulate::run(system, data, *listen).await,
     }
+}
+
+/// An earlier report (`itsmid.report.v1` or `itsmid.lint.v1` JSON) to
+/// compare findings with; one that cannot be read is a bad invocation.
+fn read_baseline(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let how = "save one with `itsmid check --format json --output FILE` (or `itsmid lint ...`)";
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| anyhow::anyhow!("--baseline {}: cannot read it: {err}", path.display()))?;
+    let report: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|err| anyhow::anyhow!("--baseline {}: not JSON ({err}); {how}", path.display()))?;
+    let schema = report["schema"].as_str().unwrap_or_default();
+    if !matches!(schema, "itsmid.report.v1" | "itsmid.lint.v1") || !report["findings"].is_array() {
+        bail!(
+            "--baseline {}: not an itsmid check or lint report (\"schema\" is itsmid.report.v1 or itsmid.lint.v1, with its findings); {how}",
+            path.display()
+        );
+    }
+    Ok(report)
+}
+
+/// The verdict against a baseline: problems only for error findings it
+/// does not hold, each named on stderr.
+fn against_baseline(
+    command: &str,
+    findings: &[crate::report::Finding],
+    baseline: &serde_json::Value,
+) -> Verdict {
+    let new = crate::report::new_errors(findings, baseline);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == crate::report::Severity::Error)
+        .count();
+    eprintln!(
+        "{command}: {errors} error findings, {} of them not in the baseline",
+        new.len()
+    );
+    for finding in &new {
+        eprintln!(
+            "  new: {} {} {}: {}",
+            finding.code.as_str(),
+            finding.unique_record_id.as_deref().unwrap_or("-"),
+            finding.integration.as_deref().unwrap_or("-"),
+            crate::printable::printable(&finding.message)
+        );
+    }
+    Verdict::from_errors(!new.is_empty())
 }
 
 /// Refuses an `--output` that cannot be written before any work is done, so

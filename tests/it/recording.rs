@@ -393,3 +393,90 @@ async fn recording_unchanged_systems_twice_changes_no_byte_but_the_time() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_ci_job_is_green_on_the_demos_recording_and_red_after_a_typo_in_an_integration_id() {
+    let mut live = Live::start().await;
+    live.record(&[]).await;
+    live.stop();
+    // On the trusted machine, beside the recording: what the unchanged
+    // files already show, so that only a change's new errors fail a job.
+    let dir = live.path();
+    for (args, file) in [
+        (vec!["lint"], "rec/lint-baseline.json"),
+        (vec!["check", "--replay", "rec"], "rec/check-baseline.json"),
+    ] {
+        let mut args = args.clone();
+        args.extend_from_slice(&["--format", "json", "--output", file]);
+        let output = run_in(dir, &args).await;
+        assert_eq!(output.status.code(), Some(1), "the demo holds errors");
+    }
+    let job = || async {
+        let lint = run_in(
+            dir,
+            &[
+                "lint",
+                "--baseline",
+                "rec/lint-baseline.json",
+                "--format",
+                "json",
+            ],
+        )
+        .await;
+        let check = run_in(
+            dir,
+            &[
+                "check",
+                "--replay",
+                "rec",
+                "--baseline",
+                "rec/check-baseline.json",
+                "--format",
+                "json",
+            ],
+        )
+        .await;
+        (
+            lint.status.code(),
+            check.status.code(),
+            String::from_utf8_lossy(&check.stderr).into_owned(),
+        )
+    };
+    let (lint, check, _) = job().await;
+    assert_eq!((lint, check), (Some(0), Some(0)), "green on the recording");
+
+    let identities = std::fs::read_to_string(dir.join("identities.toml")).unwrap();
+    let typo = identities.replacen(
+        "integration = \"jira_onprem\"\nexternal_id = \"pat@acme.com\"",
+        "integration = \"jira_onprem_\"\nexternal_id = \"pat@acme.com\"",
+        1,
+    );
+    assert_ne!(typo, identities);
+    std::fs::write(dir.join("identities.toml"), typo).unwrap();
+    let (lint, check, said) = job().await;
+    assert_eq!(
+        (lint, check),
+        (Some(1), Some(1)),
+        "red after the typo: {said}"
+    );
+    assert!(
+        said.contains("new: UNKNOWN_INTEGRATION pat@acme.com jira_onprem_"),
+        "{said}"
+    );
+
+    // A baseline that is not a report is a bad invocation.
+    std::fs::write(dir.join("rec/nonsense.json"), "{\"schema\": \"other\"}").unwrap();
+    let output = run_in(
+        dir,
+        &[
+            "check",
+            "--replay",
+            "rec",
+            "--baseline",
+            "rec/nonsense.json",
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--baseline"));
+}
