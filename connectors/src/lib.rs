@@ -14,6 +14,7 @@ pub mod jira;
 pub mod jira_dc;
 pub mod manageengine;
 pub mod readiness;
+pub mod recorded;
 pub mod recording;
 pub mod salesforce;
 pub mod servicenow;

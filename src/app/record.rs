@@ -55,13 +55,13 @@ pub async fn record(
             continue;
         }
         let exchanges = c.connector.http().recorded();
-        let mut data = itsmid_connectors::sim::recorded_data(
+        let mut data = itsmid_connectors::recorded::recorded_data(
             c.config.system,
             &exchanges,
             run.owners.get(integration),
         );
         if let Some(pseudonyms) = &mut pseudonyms {
-            let (names, logins) = itsmid_connectors::sim::personal_fields(c.config.system);
+            let (names, logins) = itsmid_connectors::recorded::personal_fields(c.config.system);
             pseudonyms.data_file(&mut data, names, logins);
         }
         let username = match &mut pseudonyms {

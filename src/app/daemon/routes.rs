@@ -404,27 +404,18 @@ pub fn authorized(headers: &HeaderMap, token: &SecretString) -> Option<Scheme> {
     let (scheme, given) = value.split_once(' ')?;
     let expected = token.expose_secret().as_bytes();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return constant_time_eq(given.trim().as_bytes(), expected).then_some(Scheme::Bearer);
+        return super::csrf::constant_time_eq(given.trim().as_bytes(), expected)
+            .then_some(Scheme::Bearer);
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(given.trim())
             .ok()?;
         let colon = decoded.iter().position(|&b| b == b':')?;
-        return constant_time_eq(&decoded[colon + 1..], expected).then_some(Scheme::Basic);
+        return super::csrf::constant_time_eq(&decoded[colon + 1..], expected)
+            .then_some(Scheme::Basic);
     }
     None
-}
-
-/// Compares every byte whatever the first difference, so the time taken
-/// does not tell an attacker how much of a guess was right.
-pub(super) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = given.len() ^ expected.len();
-    for (index, byte) in expected.iter().enumerate() {
-        let other = given.get(index).copied().unwrap_or(!byte);
-        difference |= usize::from(other ^ byte);
-    }
-    std::hint::black_box(difference) == 0
 }
 
 #[cfg(test)]
@@ -494,12 +485,5 @@ mod tests {
             None
         );
         assert_eq!(authorized(&headers(Some("Basic !!!")), &token), None);
-    }
-
-    #[test]
-    fn constant_time_comparison_agrees_with_equality() {
-        for (a, b) in [("", ""), ("a", ""), ("", "a"), ("ab", "ab"), ("ab", "ba")] {
-            assert_eq!(constant_time_eq(a.as_bytes(), b.as_bytes()), a == b);
-        }
     }
 }

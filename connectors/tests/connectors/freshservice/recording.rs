@@ -12,7 +12,8 @@
 
 use itsmid_connectors::freshservice::Client;
 use itsmid_connectors::freshservice::sim::SimData;
-use itsmid_connectors::sim::{AnySimulator, recorded_data};
+use itsmid_connectors::recorded::recorded_data;
+use itsmid_connectors::sim::AnySimulator;
 use itsmid_connectors::{
     Connector, CredentialOwner, Lookup, LookupKey, Readiness, ReadinessInput, ReadinessKind, System,
 };

@@ -13,8 +13,9 @@ use std::collections::BTreeMap;
 
 use itsmid_connectors::jira::Client;
 use itsmid_connectors::jira::sim::SimData;
+use itsmid_connectors::recorded::recorded_data;
 use itsmid_connectors::recording::Exchange;
-use itsmid_connectors::sim::{AnySimulator, recorded_data};
+use itsmid_connectors::sim::AnySimulator;
 use itsmid_connectors::{
     Connector, CredentialOwner, Credentials, Lookup, LookupKey, Readiness, ReadinessInput,
     ReadinessKind, Reason, System,

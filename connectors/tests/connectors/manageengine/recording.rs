@@ -12,7 +12,8 @@
 
 use itsmid_connectors::manageengine::Client;
 use itsmid_connectors::manageengine::sim::SimData;
-use itsmid_connectors::sim::{AnySimulator, recorded_data};
+use itsmid_connectors::recorded::recorded_data;
+use itsmid_connectors::sim::AnySimulator;
 use itsmid_connectors::{
     Connector, CredentialOwner, Credentials, ItsmUser, Lookup, LookupKey, Readiness,
     ReadinessInput, ReadinessKind, Reason, System,

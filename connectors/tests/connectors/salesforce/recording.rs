@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
+use itsmid_connectors::recorded::recorded_data;
 use itsmid_connectors::recording::Exchange;
 use itsmid_connectors::salesforce::Client;
 use itsmid_connectors::salesforce::sim::SimData;
-use itsmid_connectors::sim::{AnySimulator, recorded_data};
+use itsmid_connectors::sim::AnySimulator;
 use itsmid_connectors::{
     Connector, CredentialOwner, Credentials, GrantKind, Lookup, LookupKey, OAuthGrant, Readiness,
     ReadinessInput, System, TokenScheme,

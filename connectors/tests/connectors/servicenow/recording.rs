@@ -7,10 +7,11 @@
 //!
 //! Never stages answers: both simulators serve data only.
 
+use itsmid_connectors::recorded::recorded_data;
 use itsmid_connectors::recording::Exchange;
 use itsmid_connectors::servicenow::Client;
 use itsmid_connectors::servicenow::sim::SimData;
-use itsmid_connectors::sim::{AnySimulator, recorded_data};
+use itsmid_connectors::sim::AnySimulator;
 use itsmid_connectors::{
     BotSettingProblem, Connector, ConnectorSettings, CredentialOwner, Credentials, GrantKind,
     Lookup, LookupKey, OAuthGrant, Readiness, ReadinessInput, System, TokenScheme,
