@@ -45,3 +45,49 @@ pub fn any_credential(owner: Option<&str>) -> Value {
     }
     serde_json::json!({ "any": Value::Object(any) })
 }
+
+/// Removes every value that is a URL, at any depth: avatars, photos and
+/// links name the live host, which a recording must not.
+pub fn drop_urls(object: &mut serde_json::Map<String, Value>) {
+    object.retain(|_, value| !is_url(value));
+    for value in object.values_mut() {
+        drop_urls_in(value);
+    }
+}
+
+fn drop_urls_in(value: &mut Value) {
+    match value {
+        Value::Object(object) => drop_urls(object),
+        Value::Array(items) => {
+            items.retain(|item| !is_url(item));
+            items.iter_mut().for_each(drop_urls_in);
+        }
+        _ => {}
+    }
+}
+
+fn is_url(value: &Value) -> bool {
+    value.as_str().is_some_and(|text| {
+        let text = text.trim_start().to_ascii_lowercase();
+        text.starts_with("http://") || text.starts_with("https://")
+    })
+}
+
+/// The value with every object's keys in order: the live answers' own key
+/// order must not decide a recording's bytes.
+pub fn sorted(value: Value) -> Value {
+    match value {
+        Value::Object(object) => {
+            let mut entries: Vec<(String, Value)> = object.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(key, value)| (key, sorted(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
+}

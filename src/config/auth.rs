@@ -316,15 +316,8 @@ pub fn connector_settings(
         base_url: connector.base_url.clone(),
         credentials,
         instance_url,
-        lookup_field: connector
-            .lookup_by
-            .clone()
-            .unwrap_or_else(|| connector.system.default_lookup_field().to_owned()),
-        http: HttpSettings {
-            requests_per_minute: connector.requests_per_minute,
-            timeout: connector.timeout,
-            ..HttpSettings::default()
-        },
+        lookup_field: lookup_field(connector),
+        http: http_settings(connector),
         readiness: connector.readiness.clone(),
     })
 }
@@ -458,16 +451,26 @@ pub fn replay_settings(
         base_url: simulator.clone(),
         credentials,
         instance_url,
-        lookup_field: connector
-            .lookup_by
-            .clone()
-            .unwrap_or_else(|| connector.system.default_lookup_field().to_owned()),
-        http: HttpSettings {
-            requests_per_minute: connector.requests_per_minute,
-            timeout: connector.timeout,
-            ..HttpSettings::default()
-        },
+        lookup_field: lookup_field(connector),
+        http: http_settings(connector),
         readiness: connector.readiness.clone(),
+    }
+}
+
+/// The field that holds the External ID: `lookup_by`, else the system's.
+fn lookup_field(connector: &ConnectorConfig) -> String {
+    connector
+        .lookup_by
+        .clone()
+        .unwrap_or_else(|| connector.system.default_lookup_field().to_owned())
+}
+
+/// The connector's rate limit and timeout over the HTTP defaults.
+fn http_settings(connector: &ConnectorConfig) -> HttpSettings {
+    HttpSettings {
+        requests_per_minute: connector.requests_per_minute,
+        timeout: connector.timeout,
+        ..HttpSettings::default()
     }
 }
 

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use crate::ItsmUser;
-use crate::recording::{Exchange, any_credential};
+use crate::recording::{Exchange, any_credential, drop_urls, sorted};
 
 type Object = Map<String, Value>;
 
@@ -151,52 +151,6 @@ fn record_id(record: &Object) -> Option<u64> {
             text.parse().ok()
         }
         _ => None,
-    }
-}
-
-/// Removes every value that is a URL, at any depth: avatars, attachments
-/// and links name the live host, which a recording must not.
-fn drop_urls(record: &mut Object) {
-    record.retain(|_, value| !is_url(value));
-    for value in record.values_mut() {
-        drop_urls_in(value);
-    }
-}
-
-fn drop_urls_in(value: &mut Value) {
-    match value {
-        Value::Object(object) => drop_urls(object),
-        Value::Array(items) => {
-            items.retain(|item| !is_url(item));
-            items.iter_mut().for_each(drop_urls_in);
-        }
-        _ => {}
-    }
-}
-
-fn is_url(value: &Value) -> bool {
-    value.as_str().is_some_and(|text| {
-        let text = text.trim_start().to_ascii_lowercase();
-        text.starts_with("http://") || text.starts_with("https://")
-    })
-}
-
-/// The value with every object's keys in order: the live answers' own key
-/// order must not decide the file's bytes.
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(object) => {
-            let mut entries: Vec<(String, Value)> = object.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, value)| (key, sorted(value)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
     }
 }
 

@@ -420,17 +420,25 @@ impl Connector for Client {
     }
 
     fn bot_setting_problems(&self, bot: &ItsmUser) -> Vec<BotSettingProblem> {
-        if bot.time_zone.as_deref() == Some(BOT_TIME_ZONE) {
-            Vec::new()
-        } else {
-            vec![BotSettingProblem {
-                setting: "timeZone",
-                expected: BOT_TIME_ZONE.into(),
-                actual: bot.time_zone.clone(),
-                screen: "signed in as the bot: Atlassian account settings (id.atlassian.com) → Account preferences → Time zone",
-            }]
-        }
+        time_zone_problems(
+            bot,
+            "signed in as the bot: Atlassian account settings (id.atlassian.com) → Account preferences → Time zone",
+        )
     }
+}
+
+/// The bot's time zone against [`BOT_TIME_ZONE`], for Jira Cloud and Data
+/// Center alike; `screen` is where the deployment changes it.
+pub(crate) fn time_zone_problems(bot: &ItsmUser, screen: &'static str) -> Vec<BotSettingProblem> {
+    if bot.time_zone.as_deref() == Some(BOT_TIME_ZONE) {
+        return Vec::new();
+    }
+    vec![BotSettingProblem {
+        setting: "timeZone",
+        expected: BOT_TIME_ZONE.into(),
+        actual: bot.time_zone.clone(),
+        screen,
+    }]
 }
 
 /// Jira's `app` accounts belong to integrations and cannot act as a

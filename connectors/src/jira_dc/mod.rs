@@ -533,16 +533,10 @@ impl Connector for Client {
     }
 
     fn bot_setting_problems(&self, bot: &ItsmUser) -> Vec<BotSettingProblem> {
-        if bot.time_zone.as_deref() == Some(BOT_TIME_ZONE) {
-            Vec::new()
-        } else {
-            vec![BotSettingProblem {
-                setting: "timeZone",
-                expected: BOT_TIME_ZONE.into(),
-                actual: bot.time_zone.clone(),
-                screen: "signed in to Jira as the bot: profile → Preferences → Edit → Time zone (or an administrator: Administration → User management → the bot's user)",
-            }]
-        }
+        crate::jira::time_zone_problems(
+            bot,
+            "signed in to Jira as the bot: profile → Preferences → Edit → Time zone (or an administrator: Administration → User management → the bot's user)",
+        )
     }
 }
 

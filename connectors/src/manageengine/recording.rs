@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use super::USERS_PATH;
 use super::wire::ResponseStatus;
 use crate::ItsmUser;
-use crate::recording::{Exchange, any_credential};
+use crate::recording::{Exchange, any_credential, drop_urls, sorted};
 
 type Object = Map<String, Value>;
 
@@ -174,52 +174,6 @@ fn user_id(user: &Object) -> Option<String> {
         _ => return None,
     };
     super::parse_id(&text).ok().map(|id| id.as_str().to_owned())
-}
-
-/// Removes every value that is a URL, at any depth: photos and links name
-/// the live host, which a recording must not.
-fn drop_urls(object: &mut Object) {
-    object.retain(|_, value| !is_url(value));
-    for value in object.values_mut() {
-        drop_urls_in(value);
-    }
-}
-
-fn drop_urls_in(value: &mut Value) {
-    match value {
-        Value::Object(object) => drop_urls(object),
-        Value::Array(items) => {
-            items.retain(|item| !is_url(item));
-            items.iter_mut().for_each(drop_urls_in);
-        }
-        _ => {}
-    }
-}
-
-fn is_url(value: &Value) -> bool {
-    value.as_str().is_some_and(|text| {
-        let text = text.trim_start().to_ascii_lowercase();
-        text.starts_with("http://") || text.starts_with("https://")
-    })
-}
-
-/// The value with every object's keys in order: the live answers' own key
-/// order must not decide the file's bytes.
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::Object(object) => {
-            let mut entries: Vec<(String, Value)> = object.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(key, value)| (key, sorted(value)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }
 
 #[cfg(test)]
