@@ -29,6 +29,13 @@ pub async fn record(
     pseudonymize: bool,
     progress: &Progress,
 ) -> anyhow::Result<Report> {
+    // Refused before anything is checked: the recording could not be written.
+    if out.exists() && !out.is_dir() {
+        return Err(anyhow!(
+            "--out {}: is a file; name a folder for the recording (it is created if missing)",
+            out.display()
+        ));
+    }
     let connected = crate::check::connect_keeping_answers(config, true).map_err(|errors| {
         anyhow!(
             "cannot set up the connectors; nothing was recorded:\n  {}",

@@ -480,3 +480,29 @@ async fn the_ci_job_is_green_on_the_demos_recording_and_red_after_a_typo_in_an_i
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--baseline"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_folder_without_a_recording_or_with_a_broken_file_is_a_clear_refusal() {
+    let mut live = Live::start().await;
+    let (exit, _) = {
+        let output = run_in(live.path(), &["check", "--replay", "nowhere"]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(stderr.contains("nowhere"), "{stderr}");
+        assert!(stderr.contains("itsmid record --out"), "{stderr}");
+        (output.status.code(), stderr)
+    };
+    assert_eq!(exit, Some(2));
+    live.record(&[]).await;
+    live.stop();
+    std::fs::write(live.path().join("rec/snow.json"), "{\"result\": [").unwrap();
+    let output = run_in(live.path(), &["check", "--replay", "rec"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("snow.json"), "{stderr}");
+    assert!(stderr.contains("itsmid record"), "{stderr}");
+    // Recording into a path that is a file is refused before anything is checked.
+    std::fs::write(live.path().join("afile"), "x").unwrap();
+    let output = run_in(live.path(), &["record", "--out", "afile"]).await;
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("afile"));
+}
