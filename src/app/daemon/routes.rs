@@ -289,7 +289,7 @@ fn allow(
         ),
         Challenge::Basic => (
             "missing or wrong token: sign in with any user name and the token as the password",
-            "Basic realm=\"itsmid\", charset=\"UTF-8\"",
+            "Basic realm=\"itsmid\"",
         ),
     };
     let mut response = message(StatusCode::UNAUTHORIZED, text);
