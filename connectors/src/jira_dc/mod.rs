@@ -407,10 +407,14 @@ fn classify(reply: &Reply) -> Option<Verdict> {
     }
     let head = &reply.body[..reply.body.len().min(4_096)];
     let text = String::from_utf8_lossy(head).to_lowercase();
-    let basic = text.contains("basic auth");
+    // "Basic authentication has been disabled", "basic auth is not
+    // allowed", "authentication method not permitted: basic", ...
+    let basic = text.contains("basic");
     let off = [
         "disabled",
         "not allowed",
+        "not permitted",
+        "not supported",
         "blocked",
         "turned off",
         "switched off",
@@ -610,6 +614,15 @@ mod tests {
             classify(&json),
             Some(Verdict::AuthRefused(BASIC_AUTH_DISABLED_FIX))
         );
+        let method = reply(
+            401,
+            r#"{"message": "Authentication method not permitted: Basic"}"#,
+        );
+        assert_eq!(
+            classify(&method),
+            Some(Verdict::AuthRefused(BASIC_AUTH_DISABLED_FIX))
+        );
+        assert_eq!(classify(&reply(401, "Basic authentication failed")), None);
         assert_eq!(classify(&reply(401, "")), None);
         assert_eq!(classify(&reply(200, "basic auth disabled")), None);
         let mut captcha = reply(403, "");
