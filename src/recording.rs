@@ -19,6 +19,32 @@ pub const MANIFEST: &str = "manifest.json";
 /// The pseudonymized identities file's name in a recording's folder.
 pub const IDENTITIES: &str = "identities.toml";
 
+/// The file that holds one integration's answers: `<integration>.json`.
+/// An id that would name a file outside the folder, a hidden file, or the
+/// manifest is refused, with the reason.
+pub fn data_file_name(integration: &str) -> Result<String, String> {
+    let unsafe_char = integration
+        .chars()
+        .find(|c| matches!(c, '/' | '\\' | ':') || c.is_control());
+    if let Some(c) = unsafe_char {
+        return Err(format!(
+            "integration id \"{integration}\" holds {c:?}, which cannot be part of a file name in a recording; use letters, digits, '-' and '_'"
+        ));
+    }
+    if integration.is_empty() || integration.starts_with('.') {
+        return Err(format!(
+            "integration id \"{integration}\" cannot name a recording's file (it would be hidden or empty); use letters, digits, '-' and '_'"
+        ));
+    }
+    let name = format!("{integration}.json");
+    if name == MANIFEST {
+        return Err(
+            "integration id \"manifest\" would be the recording's manifest.json; rename the connector's integration id".into(),
+        );
+    }
+    Ok(name)
+}
+
 /// A data file's text: pretty JSON and a final newline, so that recording
 /// unchanged systems again changes no byte.
 pub fn file_text(value: &Value) -> String {
@@ -407,6 +433,15 @@ mod tests {
         assert!(text.contains(&p.login("pat.lee")), "{text}");
         assert!(text.contains("itsm_user_id = \"abc\""), "{text}");
         assert!(text.contains("integration = \"snow\""), "{text}");
+    }
+
+    #[test]
+    fn integration_ids_that_would_leave_the_folder_or_hit_the_manifest_are_refused() {
+        assert_eq!(data_file_name("snow").as_deref(), Ok("snow.json"));
+        assert_eq!(data_file_name("jira_hr-2").as_deref(), Ok("jira_hr-2.json"));
+        for bad in ["../x", "a/b", "a\\b", ".hidden", "", "manifest", "c:x"] {
+            assert!(data_file_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

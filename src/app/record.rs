@@ -30,6 +30,10 @@ pub async fn record(
     progress: &Progress,
 ) -> anyhow::Result<Report> {
     // Refused before anything is checked: the recording could not be written.
+    for c in &config.connectors {
+        crate::recording::data_file_name(c.integration.as_str())
+            .map_err(|why| anyhow!("{}: {why}", config.path.display()))?;
+    }
     if out.exists() && !out.is_dir() {
         return Err(anyhow!(
             "--out {}: is a file; name a folder for the recording (it is created if missing)",
@@ -85,7 +89,9 @@ pub async fn record(
                 username,
             },
         );
-        datas.insert(format!("{integration}.json"), data);
+        let name = crate::recording::data_file_name(integration)
+            .map_err(|why| anyhow!("{}: {why}", config.path.display()))?;
+        datas.insert(name, data);
     }
     let mut files = BTreeMap::new();
     if let Some(pseudonyms) = &mut pseudonyms {
@@ -203,9 +209,15 @@ fn previous_files(out: &Path) -> Vec<String> {
     let Ok(manifest) = serde_json::from_str::<Value>(&text) else {
         return Vec::new();
     };
+    // Only names a recording could have written: an edited manifest never
+    // makes a file outside the folder go.
     let mut names: Vec<String> = manifest["integrations"]
         .as_object()
-        .map(|o| o.keys().map(|k| format!("{k}.json")).collect())
+        .map(|o| {
+            o.keys()
+                .filter_map(|k| crate::recording::data_file_name(k).ok())
+                .collect()
+        })
         .unwrap_or_default();
     names.push(IDENTITIES.to_owned());
     names

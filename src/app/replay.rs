@@ -63,7 +63,8 @@ impl Connections {
             _simulators: Vec::new(),
         };
         for c in &config.connectors {
-            let file = data_file(dir, c.integration.as_str());
+            let file = data_file(dir, c.integration.as_str())
+                .map_err(|why| anyhow!("{}: {why}", config.path.display()))?;
             let base = if file.is_file() {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read {}", file.display()))?;
@@ -103,8 +104,8 @@ impl Connections {
 }
 
 /// The recording's file for one integration.
-pub fn data_file(dir: &Path, integration: &str) -> PathBuf {
-    dir.join(format!("{integration}.json"))
+pub fn data_file(dir: &Path, integration: &str) -> Result<PathBuf, String> {
+    crate::recording::data_file_name(integration).map(|name| dir.join(name))
 }
 
 /// The identities file a replay reads: the recording's own, pseudonymized
