@@ -196,5 +196,6 @@ async fn the_run_history_is_kept_in_the_store_and_served_as_json() {
     assert_eq!(runs["runs"].as_array().map(Vec::len), Some(3), "{body}");
     let (_, _, html) = page(&daemon, Some(&basic(TOKEN))).await;
     assert!(html.contains("<svg"), "the trend is drawn");
+    assert!(html.contains("data-load=\"1\""), "the loads are listed");
     assert_eq!(daemon.terminate().await.code(), Some(0));
 }

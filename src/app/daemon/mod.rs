@@ -499,6 +499,24 @@ impl State {
         }
     }
 
+    /// The loads the store keeps (`itsmid history`), oldest first; none
+    /// when the store cannot be read yet.
+    async fn loads(&self) -> Vec<crate::pipeline::store::Snapshot> {
+        let path = self.status().store_path.clone();
+        let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            Ok(crate::pipeline::store::Store::open_existing(&path)?.history()?)
+        })
+        .await;
+        match read {
+            Ok(Ok(loads)) => loads,
+            Ok(Err(err)) => {
+                tracing::info!("no load to show: {err:#}");
+                Vec::new()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// The last `limit` runs from the store, oldest first; none when the
     /// store cannot be read yet.
     async fn recent_runs(&self, limit: usize) -> Vec<page::RunRecord> {

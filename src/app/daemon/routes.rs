@@ -307,6 +307,7 @@ async fn status_page(Extract(state): Extract<Shared>, headers: HeaderMap) -> Res
         Err(refused) => return *refused,
     };
     let runs = state.recent_runs(RECENT_RUNS).await;
+    let loads = state.loads().await;
     let health = state.health();
     let html = {
         let status = state.status();
@@ -319,6 +320,7 @@ async fn status_page(Extract(state): Extract<Shared>, headers: HeaderMap) -> Res
             last_failure: status.last_failure.as_deref(),
             report: status.report.as_deref(),
             runs: &runs,
+            loads: &loads,
             run_now: caller.full.then_some(state.csrf.as_str()),
         })
     };

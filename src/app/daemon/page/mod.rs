@@ -20,7 +20,7 @@ use maud::{DOCTYPE, Markup, PreEscaped, html};
 pub use self::assets::{SCRIPT, STYLE, content_security_policy};
 use self::format::when;
 use self::report::{entries_section, health_section, problems_section, systems_section};
-use self::trend::trend_section;
+use self::trend::{loads_section, trend_section};
 pub use self::view::{LoadCounts, PageView, RunRecord};
 
 /// The status page. Every value from the report or the store goes through
@@ -49,6 +49,7 @@ pub fn render(view: &PageView) -> String {
                     (problems_section(view.report))
                     (entries_section(view.report))
                     (trend_section(view.now, view.runs))
+                    (loads_section(view.now, view.loads))
                 }
                 script { (PreEscaped(SCRIPT)) }
             }

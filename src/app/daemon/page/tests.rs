@@ -30,6 +30,7 @@ fn starting() -> PageView<'static> {
         last_failure: None,
         report: None,
         runs: &[],
+        loads: &[],
         run_now: None,
     }
 }
@@ -654,6 +655,7 @@ fn the_chart_has_one_point_per_run() {
             .collect();
         let html = render(&PageView {
             runs: &runs,
+            loads: &[],
             ..starting()
         });
         let svg = &html[position(&html, "<svg")..position(&html, "</svg>")];
@@ -689,6 +691,7 @@ fn the_chart_puts_more_errors_higher() {
     ];
     let html = render(&PageView {
         runs: &runs,
+        loads: &[],
         ..starting()
     });
     let tags = start_tags(&html);
@@ -716,6 +719,7 @@ fn the_runs_table_shows_loads_blocked_loads_and_no_load() {
     let runs = [run("2026-12-06T18:00:00Z", 2, 1), blocked, failed];
     let html = render(&PageView {
         runs: &runs,
+        loads: &[],
         ..starting()
     });
     let loaded = row(&html, "data-run=\"2026-12-06T18:00:00Z\"");
@@ -737,4 +741,28 @@ fn the_runs_table_shows_loads_blocked_loads_and_no_load() {
     let newest = position(&html, "data-run=\"2026-12-06T20:00:00Z\"");
     let oldest = position(&html, "data-run=\"2026-12-06T18:00:00Z\"");
     assert!(newest < oldest, "the table lists the newest run first");
+}
+
+#[test]
+fn the_loads_the_store_keeps_are_listed_newest_first() {
+    use crate::pipeline::store::Snapshot;
+    let snapshot = |id: i64, users: u64, added: u64| Snapshot {
+        id,
+        loaded_at: format!("2026-12-0{id}T10:00:00Z"),
+        users,
+        added,
+        removed: 0,
+        changed: 1,
+        unchanged: users - added - 1,
+    };
+    let loads = [snapshot(1, 10, 9), snapshot(2, 12, 2)];
+    let html = render(&PageView {
+        loads: &loads,
+        ..starting()
+    });
+    let first = html.find("data-load=\"2\"").expect("the newest load");
+    let second = html.find("data-load=\"1\"").expect("the first load");
+    assert!(first < second, "newest first");
+    assert!(html.contains("2026-12-02 10:00:00 UTC"), "{html}");
+    assert!(render(&starting()).contains("No load is kept yet."));
 }

@@ -6,6 +6,7 @@ use maud::{Markup, html};
 
 use super::format::*;
 use super::view::RunRecord;
+use crate::pipeline::store::Snapshot;
 
 pub(super) fn trend_section(now: Timestamp, runs: &[RunRecord]) -> Markup {
     html! {
@@ -31,6 +32,49 @@ pub(super) fn trend_section(now: Timestamp, runs: &[RunRecord]) -> Markup {
                         tbody {
                             @for run in runs.iter().rev() {
                                 (run_row(now, run))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The loads the store keeps, as `itsmid history` lists them, newest
+/// first: a blocked load wrote no snapshot, so its block is in the runs.
+pub(super) fn loads_section(now: Timestamp, loads: &[Snapshot]) -> Markup {
+    html! {
+        section #loads aria-labelledby="loads-h" {
+            h2 #loads-h { "Loads" }
+            @if loads.is_empty() {
+                p { "No load is kept yet." }
+            } @else {
+                div.table-wrap {
+                    table {
+                        caption { "Loads kept in the store (itsmid history), newest first: " (loads.len()) }
+                        thead {
+                            tr {
+                                th scope="col" { "Snapshot" }
+                                th scope="col" { "Loaded" }
+                                th scope="col" .num { "Users" }
+                                th scope="col" .num { "Added" }
+                                th scope="col" .num { "Removed" }
+                                th scope="col" .num { "Changed" }
+                                th scope="col" .num { "Unchanged" }
+                            }
+                        }
+                        tbody {
+                            @for load in loads.iter().rev() {
+                                tr data-load=(load.id) {
+                                    td { (load.id) }
+                                    td { (when_text(now, &load.loaded_at)) }
+                                    td.num { (load.users) }
+                                    td.num { (load.added) }
+                                    td.num { (load.removed) }
+                                    td.num { (load.changed) }
+                                    td.num { (load.unchanged) }
+                                }
                             }
                         }
                     }

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::app::daemon::{Health, LastRun};
+use crate::pipeline::store::Snapshot;
 
 /// One finished run, as the store keeps it for the trend (oldest first).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -46,6 +47,8 @@ pub struct PageView<'a> {
     pub report: Option<&'a serde_json::Value>,
     /// The recent runs, oldest first.
     pub runs: &'a [RunRecord],
+    /// The loads the store keeps (`itsmid history`), oldest first.
+    pub loads: &'a [Snapshot],
     /// The form's anti-forgery token, when the viewer may start a run (the
     /// full token); `None` hides the "Run now" button.
     pub run_now: Option<&'a str>,
