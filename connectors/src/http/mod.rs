@@ -433,13 +433,33 @@ impl HttpClient {
             {
                 tracing::info!(integration = %self.integration, %path, "access token refused; fetching a new one once");
                 self.auth_failed.store(false, Ordering::SeqCst);
-                self.expire_token().await;
-                let token = self.access_token().await?;
-                self.run_with_retries(path, &spec.accept, || self.build(spec, token.as_ref()))
-                    .await
+                self.resend_with_new_token(spec, path).await
+            }
+            // A readiness probe reads 401 itself (`RequestSpec::probe`), but
+            // an access token that expired mid-run says nothing about the
+            // bot's permissions: the same one refresh first.
+            Ok(reply)
+                if reply.status == StatusCode::UNAUTHORIZED
+                    && token.is_some()
+                    && !self.refreshed.swap(true, Ordering::SeqCst) =>
+            {
+                tracing::info!(integration = %self.integration, %path, "access token refused to a probe; fetching a new one once");
+                self.resend_with_new_token(spec, path).await
             }
             other => other,
         }
+    }
+
+    /// Fetches a new access token and sends `spec` again with it.
+    async fn resend_with_new_token(
+        &self,
+        spec: &RequestSpec,
+        path: &str,
+    ) -> Result<Reply, ConnectorError> {
+        self.expire_token().await;
+        let token = self.access_token().await?;
+        self.run_with_retries(path, &spec.accept, || self.build(spec, token.as_ref()))
+            .await
     }
 
     /// Builds one attempt of `spec` with its auth header.

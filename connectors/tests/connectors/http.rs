@@ -118,6 +118,70 @@ async fn an_expired_session_fetches_one_new_token_and_resends() {
 }
 
 #[tokio::test]
+async fn a_probe_whose_token_expired_gets_the_same_one_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("t1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("t2"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t1"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t2"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let client = client(&server);
+    let probe = RequestSpec::probe(client.endpoint("/api"));
+    let reply = client.send(&probe).await.expect("answered");
+    assert_eq!(reply.status.as_u16(), 200, "read after one refresh");
+    assert_eq!(client.requests_sent(), 4);
+}
+
+#[tokio::test]
+async fn a_probe_refused_after_its_refresh_is_the_probes_to_judge() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("t1"))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(3)
+        .mount(&server)
+        .await;
+    mount_catch_all(&server).await;
+    let client = client(&server);
+    let probe = RequestSpec::probe(client.endpoint("/api"));
+    let reply = client.send(&probe).await.expect("the probe reads the 401");
+    assert_eq!(reply.status.as_u16(), 401);
+    // The one refresh of the run is spent: the next 401 is read as it is.
+    let reply = client.send(&probe).await.expect("read again");
+    assert_eq!(reply.status.as_u16(), 401);
+    assert_eq!(client.requests_sent(), 5, "two tokens, three probes");
+}
+
+#[tokio::test]
 async fn a_refused_grant_stops_every_further_request() {
     for refusal in [
         ResponseTemplate::new(400)
