@@ -82,7 +82,12 @@ button:focus-visible, input:focus-visible { outline: 3px solid #0969da; outline-
   header.top, main { padding-left: .75rem; padding-right: .75rem; }
   h2 { margin-top: 1.5rem; }
   th, td { padding: .35rem .5rem; }
-  .msg { min-width: 14rem; }
+  .msg { min-width: 0; }
+  /* One card per row: each cell says which column it is. */
+  table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+  table.stack tr { display: block; border-top: 1px solid var(--line); padding: .35rem 0; }
+  table.stack td { display: block; border-top: 0; padding: .1rem .5rem; text-align: left; white-space: normal; }
+  table.stack td::before { content: attr(data-label) ": "; color: var(--quiet); font-size: .8125rem; font-weight: 600; }
 }
 "#;
 

@@ -107,7 +107,7 @@ pub(super) fn systems_section(report: Option<&Value>) -> Markup {
                 p { "The last report lists no system." }
             } @else {
                 div.table-wrap {
-                    table {
+                    table.stack {
                         caption { "Ticketing systems in the last report: " (systems.len()) }
                         thead {
                             tr {
@@ -139,9 +139,9 @@ pub(super) fn system_row(system: &Value) -> Markup {
     let readiness = text(system, "readiness").unwrap_or("unknown");
     html! {
         tr data-system=(integration) {
-            td.id { (integration) }
-            td { (text(system, "system").unwrap_or("—")) }
-            td {
+            td.id data-label="Integration" { (integration) }
+            td data-label="System" { (text(system, "system").unwrap_or("—")) }
+            td data-label="Status" {
                 (badge(system_tone(status), status))
                 @if let Some(reason) = text(system, "reason") {
                     span.sub { "reason: " (reason) }
@@ -150,26 +150,26 @@ pub(super) fn system_row(system: &Value) -> Markup {
                     span.sub { (detail) }
                 }
             }
-            td.num {
+            td.num data-label="Requests" {
                 (count(system, "api_requests").unwrap_or(0))
                 @match count(system, "rate_limit_waits") {
                     Some(0) | None => {}
                     Some(waits) => span.sub { (waits) " rate-limit waits" }
                 }
             }
-            td {
+            td data-label="Credential check" {
                 (badge(credential_tone(credential), credential))
                 @if let Some(owner) = text(system, "credential_owner") {
                     span.sub { "as " span.id { (owner) } }
                 }
             }
-            td {
+            td data-label="Readiness" {
                 (badge(readiness_tone(readiness), readiness))
                 @if let Some(detail) = text(system, "readiness_detail") {
                     span.sub { (detail) }
                 }
             }
-            td { (quota(system)) }
+            td data-label="API quota" { (quota(system)) }
         }
     }
 }
@@ -240,7 +240,7 @@ pub(super) fn finding_table(
 ) -> Markup {
     html! {
         div.table-wrap data-severity=(severity) {
-            table {
+            table.stack {
                 caption { (badge(tone, title)) ": " (findings.len()) }
                 thead {
                     tr {
@@ -265,15 +265,15 @@ pub(super) fn finding_row(finding: &Value) -> Markup {
     let code = text(finding, "code").unwrap_or("—");
     html! {
         tr data-finding=(code) {
-            td.id {
+            td.id data-label="Identity" {
                 @match text(finding, "unique_record_id") {
                     Some(id) => (id),
                     None => { "—" span.vh { "system-wide" } }
                 }
             }
-            td.id { (text(finding, "integration").unwrap_or("—")) }
-            td.id { (code) }
-            td.msg {
+            td.id data-label="Integration" { (text(finding, "integration").unwrap_or("—")) }
+            td.id data-label="Code" { (code) }
+            td.msg data-label="Message" {
                 (text(finding, "message").unwrap_or(""))
                 @let expected = text(finding, "expected");
                 @let actual = text(finding, "actual");
@@ -290,7 +290,7 @@ pub(super) fn finding_row(finding: &Value) -> Markup {
                     }
                 }
             }
-            td.msg { (text(finding, "fix").unwrap_or("—")) }
+            td.msg data-label="Fix" { (text(finding, "fix").unwrap_or("—")) }
         }
     }
 }
@@ -320,7 +320,7 @@ pub(super) fn entries_section(report: Option<&Value>) -> Markup {
                 }
                 p #filter-count aria-live="polite" { (rows.len()) " entries" }
                 div.table-wrap {
-                    table {
+                    table.stack {
                         caption { "Every ITSM ID Info entry in the last report: " (rows.len()) }
                         thead {
                             tr {
@@ -388,12 +388,12 @@ impl<'v> EntryRow<'v> {
     pub(super) fn render(&self) -> Markup {
         html! {
             tr data-entry=(self.haystack()) {
-                td.id { (self.identity) }
-                td { (self.kind) }
-                td.id { (self.integration) }
-                td.id { (dash_if_empty(self.external_id)) }
-                td.id { (dash_if_empty(self.itsm_user_id)) }
-                td { (badge(entry_tone(self.status), self.status)) }
+                td.id data-label="Identity" { (self.identity) }
+                td data-label="Kind" { (self.kind) }
+                td.id data-label="Integration" { (self.integration) }
+                td.id data-label="External ID" { (dash_if_empty(self.external_id)) }
+                td.id data-label="ITSM User ID" { (dash_if_empty(self.itsm_user_id)) }
+                td data-label="Status" { (badge(entry_tone(self.status), self.status)) }
             }
         }
     }

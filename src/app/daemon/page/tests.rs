@@ -267,7 +267,12 @@ fn the_page_is_laid_out_in_landmarks_and_sections() {
         assert!(html.contains(heading), "{heading}");
     }
     assert_eq!(html.matches("<div class=\"table-wrap\"").count(), 6);
-    assert_eq!(html.matches("<table>").count(), 6, "one per wrapper");
+    let tables = html.matches("<table>").count() + html.matches("<table class=\"stack\">").count();
+    assert_eq!(tables, 6, "one per wrapper");
+    // The systems, the problems and the entries stack into cards on a
+    // phone, each cell naming its column.
+    assert_eq!(html.matches("<table class=\"stack\">").count(), 5);
+    assert!(html.contains("data-label=\"Fix\""));
     assert_eq!(html.matches("<caption>").count(), 6);
 }
 
@@ -374,20 +379,18 @@ fn every_entry_is_a_row_and_the_filter_is_labelled() {
         "0055e000003MwBtAAK",
         "ada.lovelace",
     ] {
-        assert!(
-            html.contains(&format!("<td class=\"id\">{id}</td>")),
-            "{id}"
-        );
+        assert!(html.contains(&format!("\">{id}</td>")), "{id}");
     }
+    assert!(html.contains("<td class=\"id\" data-label=\"External ID\">moveworks.bot</td>"));
     let ada = row(&html, "data-entry=\"ada@acme.com");
-    assert!(ada.contains("<td>manual</td>"));
+    assert!(ada.contains("<td data-label=\"Kind\">manual</td>"));
     assert!(ada.contains("✖ not found"));
     assert!(
         ada.contains("not_found"),
         "the filter also matches the stored word"
     );
     assert!(
-        ada.contains("<td class=\"id\">—</td>"),
+        ada.contains("<td class=\"id\" data-label=\"ITSM User ID\">—</td>"),
         "no ITSM User ID: {ada}"
     );
 
