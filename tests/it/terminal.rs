@@ -1,7 +1,7 @@
 //! What reaches a terminal or a log collector, end to end: values from a
 //! system are escaped in tables, `--log-format json` writes JSON lines, text
-//! logs on a pipe carry no colour, and a slow run on pipes shows no progress
-//! line.
+//! logs on a pipe carry no colour, and a slow run shows a progress line on
+//! a terminal and none on pipes.
 
 use std::time::{Duration, Instant};
 
@@ -142,4 +142,46 @@ async fn users_list_escapes_a_name_from_the_identities_file() {
     );
     assert!(!text.contains('\u{1b}'), "{text:?}");
     assert!(text.contains("Kim\\x1b[31m Lee"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_check_on_a_terminal_shows_its_progress_line_and_clears_it() {
+    let world = World::start().await;
+    world.write_identities(BOT);
+    world.fault(
+        System::ServiceNow,
+        Fault::Slow(Duration::from_millis(1_200)),
+    );
+    // `script` gives the command a pseudo-terminal, as a person's shell
+    // does; its own output is the terminal's text.
+    let command = format!("{} check --format table", env!("CARGO_BIN_EXE_itsmid"));
+    let dir = world.path().to_path_buf();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .current_dir(&dir)
+            .env_remove("ITSMID_CONFIG")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("script runs (util-linux)")
+    })
+    .await
+    .expect("the command thread finishes");
+    assert_eq!(output.status.code(), Some(0));
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("check: 1 of 2 systems done")
+            || shown.contains("check: 0 of 2 systems done"),
+        "the progress line was drawn: {shown:?}"
+    );
+    assert!(
+        shown.contains("\r\u{1b}[Kcheck: "),
+        "redrawn in place: {shown:?}"
+    );
+    // The line is erased before the report, which follows in full.
+    let last = shown.rfind("systems done").expect("drawn");
+    let after = &shown[last..];
+    let erased = after.find("\r\u{1b}[K").expect("the line is erased");
+    let table = after.find("snow").expect("the report follows");
+    assert!(erased < table, "{after:?}");
 }
