@@ -244,7 +244,7 @@ pub fn connector_settings(
         } => Credentials::OAuth(OAuthGrant {
             token_url: token_url.clone(),
             client_id: client_id.clone(),
-            client_secret: resolve(client_secret)?,
+            client_secret: Some(resolve(client_secret)?),
             kind: GrantKind::ClientCredentials,
             scheme: TokenScheme::Bearer,
         }),
@@ -258,7 +258,7 @@ pub fn connector_settings(
             token_url: token_url.clone(),
             client_id: client_id.clone(),
             // The assertion is signed; no client secret is sent.
-            client_secret: SecretString::from(String::new()),
+            client_secret: None,
             kind: GrantKind::JwtBearer {
                 username: username.clone(),
                 private_key: resolve(private_key)?,
@@ -280,7 +280,7 @@ pub fn connector_settings(
                     .clone()
                     .unwrap_or_else(|| default_token_url(&connector.base_url)),
                 client_id: client_id.clone(),
-                client_secret,
+                client_secret: Some(client_secret),
                 kind: GrantKind::Password {
                     username: username.clone(),
                     password,
@@ -298,7 +298,7 @@ pub fn connector_settings(
             (Ok(client_secret), Ok(refresh_token)) => Credentials::OAuth(OAuthGrant {
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
-                client_secret,
+                client_secret: Some(client_secret),
                 kind: GrantKind::RefreshToken(refresh_token),
                 scheme: TokenScheme::ZohoOauthtoken,
             }),
@@ -381,7 +381,7 @@ pub fn replay_settings(
         Credentials::OAuth(OAuthGrant {
             token_url: moved(token_url),
             client_id: client_id.to_owned(),
-            client_secret: placeholder(),
+            client_secret: Some(placeholder()),
             kind,
             scheme,
         })

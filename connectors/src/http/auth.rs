@@ -75,7 +75,9 @@ impl Credentials {
                 feed("oauth");
                 feed(grant.token_url.as_str());
                 feed(&grant.client_id);
-                feed(grant.client_secret.expose_secret());
+                if let Some(secret) = &grant.client_secret {
+                    feed(secret.expose_secret());
+                }
                 match &grant.kind {
                     GrantKind::ClientCredentials => feed("client_credentials"),
                     GrantKind::RefreshToken(refresh) => {
@@ -108,9 +110,8 @@ impl Credentials {
 pub struct OAuthGrant {
     pub token_url: Url,
     pub client_id: String,
-    /// Empty and never sent for [`GrantKind::JwtBearer`], which signs
-    /// instead.
-    pub client_secret: SecretString,
+    /// `None` for [`GrantKind::JwtBearer`], which signs instead.
+    pub client_secret: Option<SecretString>,
     pub kind: GrantKind,
     pub scheme: TokenScheme,
 }
@@ -139,6 +140,15 @@ pub enum GrantKind {
         private_key: SecretString,
         audience: String,
     },
+}
+
+/// The client's id and, where it has one, its secret, as form fields.
+fn client_fields(grant: &OAuthGrant) -> Vec<(&'static str, &str)> {
+    let mut fields = vec![("client_id", grant.client_id.as_str())];
+    if let Some(secret) = &grant.client_secret {
+        fields.push(("client_secret", secret.expose_secret()));
+    }
+    fields
 }
 
 /// The JWT bearer grant's `grant_type`.
@@ -226,12 +236,9 @@ impl HttpClient {
         let path = grant.token_url.path().to_owned();
         let refresh = previous.and_then(|t| t.refresh_token.as_ref());
         if let (GrantKind::Password { .. }, Some(refresh)) = (&grant.kind, refresh) {
-            let form = vec![
-                ("grant_type", "refresh_token"),
-                ("client_id", grant.client_id.as_str()),
-                ("client_secret", grant.client_secret.expose_secret()),
-                ("refresh_token", refresh.expose_secret()),
-            ];
+            let mut form = vec![("grant_type", "refresh_token")];
+            form.extend(client_fields(grant));
+            form.push(("refresh_token", refresh.expose_secret()));
             match self.request_token(grant, &form).await? {
                 Granted::Token(mut token) => {
                     // An answer without a new refresh token keeps the old one.
@@ -244,10 +251,7 @@ impl HttpClient {
                 }
             }
         }
-        let mut form = vec![
-            ("client_id", grant.client_id.as_str()),
-            ("client_secret", grant.client_secret.expose_secret()),
-        ];
+        let mut form = client_fields(grant);
         let assertion;
         match &grant.kind {
             GrantKind::ClientCredentials => form.push(("grant_type", "client_credentials")),

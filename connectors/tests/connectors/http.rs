@@ -21,7 +21,7 @@ fn client(server: &MockServer) -> HttpClient {
     let grant = OAuthGrant {
         token_url: base.join("/token").expect("a URL"),
         client_id: "client".into(),
-        client_secret: SecretString::from("secret"),
+        client_secret: Some(SecretString::from("secret")),
         kind: GrantKind::ClientCredentials,
         scheme: TokenScheme::Bearer,
     };

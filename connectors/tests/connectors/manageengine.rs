@@ -54,7 +54,7 @@ fn zoho(server: &MockServer, client_id: &str, secret: &str, refresh: &str) -> Cr
             .parse()
             .expect("a valid URL"),
         client_id: client_id.to_owned(),
-        client_secret: SecretString::from(secret.to_owned()),
+        client_secret: Some(SecretString::from(secret.to_owned())),
         kind: GrantKind::RefreshToken(SecretString::from(refresh.to_owned())),
         scheme: TokenScheme::ZohoOauthtoken,
     })

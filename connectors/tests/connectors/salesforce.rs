@@ -50,7 +50,7 @@ fn oauth(token_server: &MockServer, client_id: &str, secret: &str) -> Credential
             .parse()
             .expect("a valid URL"),
         client_id: client_id.to_owned(),
-        client_secret: SecretString::from(secret.to_owned()),
+        client_secret: Some(SecretString::from(secret.to_owned())),
         kind: GrantKind::ClientCredentials,
         scheme: TokenScheme::Bearer,
     })

@@ -35,7 +35,7 @@ fn jwt(token_server: &MockServer, key: &str, audience: &str) -> Credentials {
             .parse()
             .expect("a valid URL"),
         client_id: CONSUMER_KEY.to_owned(),
-        client_secret: SecretString::from(String::new()),
+        client_secret: None,
         kind: GrantKind::JwtBearer {
             username: USERNAME.to_owned(),
             private_key: SecretString::from(key.to_owned()),

@@ -73,7 +73,7 @@ impl Auth {
                     .parse()
                     .expect("a valid URL"),
                 client_id: CONSUMER_KEY.into(),
-                client_secret: SecretString::from(String::new()),
+                client_secret: None,
                 kind: GrantKind::JwtBearer {
                     username: "moveworks.bot@acme.com.prod".into(),
                     private_key: SecretString::from(PRIVATE_KEY.to_owned()),

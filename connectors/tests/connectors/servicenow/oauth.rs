@@ -43,7 +43,7 @@ fn credentials(server: &MockServer) -> Credentials {
     Credentials::OAuth(OAuthGrant {
         token_url: base.join(TOKEN).expect("a URL"),
         client_id: "snow-client".into(),
-        client_secret: SecretString::from(CLIENT_SECRET),
+        client_secret: Some(SecretString::from(CLIENT_SECRET)),
         kind: GrantKind::Password {
             username: "moveworks.bot".into(),
             password: SecretString::from(PASSWORD),
@@ -382,7 +382,7 @@ fn demo_grant(sim: &itsmid_connectors::sim::AnySimulator, password: &str) -> Cli
     let credentials = Credentials::OAuth(OAuthGrant {
         token_url: base.join(TOKEN).expect("a URL"),
         client_id: "demo-snow-client".into(),
-        client_secret: SecretString::from("demo-snow-client-secret"),
+        client_secret: Some(SecretString::from("demo-snow-client-secret")),
         kind: GrantKind::Password {
             username: "moveworks.bot".into(),
             password: SecretString::from(password),

@@ -77,7 +77,7 @@ fn password_grant(sim: &AnySimulator, client_secret: &str, password: &str) -> Cr
             .parse()
             .expect("a valid URL"),
         client_id: "demo-snow-client".into(),
-        client_secret: SecretString::from(client_secret.to_owned()),
+        client_secret: Some(SecretString::from(client_secret.to_owned())),
         kind: GrantKind::Password {
             username: "moveworks.bot".into(),
             password: SecretString::from(password.to_owned()),
