@@ -348,6 +348,15 @@ pub struct Report {
     pub identities: Vec<IdentityReport>,
 }
 
+/// Now, to the second, as RFC 3339 in UTC: the report's `generated_at`
+/// (and so a load's snapshot time), a daemon run's time and a recording's,
+/// all rounded alike, so that no one of them reads as older than another
+/// taken after it.
+pub fn now_to_the_second() -> String {
+    let now = jiff::Timestamp::now();
+    now.round(jiff::Unit::Second).unwrap_or(now).to_string()
+}
+
 /// The error findings of `findings` that `baseline` (an earlier check or
 /// lint report, as JSON) does
 /// not hold, matched by code, identity and integration, each as often

@@ -22,6 +22,20 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// A GET's answer: how tests and tools name one without a live system.
+    pub fn get(path: &str, query: &[(&str, &str)], status: u16, body: Value) -> Exchange {
+        Exchange {
+            method: "GET".into(),
+            path: path.into(),
+            query: query
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            status,
+            body,
+        }
+    }
+
     /// The first value of query parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.query

@@ -198,19 +198,6 @@ async fn load_and_export(
     Ok(())
 }
 
-/// A fresh random token for the demo's daemon: 256 bits from the standard
-/// library's randomly keyed hasher, as hex.
-fn random_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    (0u64..4)
-        .map(|i| {
-            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u64(i);
-            format!("{:016x}", hasher.finish())
-        })
-        .collect()
-}
-
 /// A new folder under the system's temporary directory.
 fn fresh_dir() -> anyhow::Result<PathBuf> {
     let stamp = std::time::SystemTime::now()
@@ -230,8 +217,8 @@ fn write_files(dir: &Path, simulators: &[AnySimulator]) -> anyhow::Result<PathBu
     for (name, value) in SECRETS {
         write_private(&secrets.join(name), value)?;
     }
-    write_private(&secrets.join("server-token"), &random_token())?;
-    write_private(&secrets.join("read-token"), &random_token())?;
+    write_private(&secrets.join("server-token"), &super::random_token()?)?;
+    write_private(&secrets.join("read-token"), &super::random_token()?)?;
     let mut config = CONFIG_TEMPLATE.to_owned();
     for sim in simulators {
         config = config.replace(&format!("{{{}_url}}", sim.system.as_str()), &sim.uri());

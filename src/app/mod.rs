@@ -234,6 +234,21 @@ async fn check_and_load_with(
     })
 }
 
+/// A fresh token for the daemon (its anti-forgery token, the demo's
+/// tokens): 256 bits from the system's random source, URL-safe base64.
+pub fn random_token() -> anyhow::Result<String> {
+    use base64::Engine;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes()?))
+}
+
+/// 256 bits from the system's random source (tokens, a pseudonym key).
+pub fn random_bytes() -> anyhow::Result<[u8; 32]> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow!("the system's random source cannot be read"))?;
+    Ok(bytes)
+}
+
 /// Runs store and file work off the async runtime.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,

@@ -107,10 +107,7 @@ pub async fn record(
     for (name, data) in &datas {
         files.insert(name.clone(), crate::recording::file_text(data));
     }
-    let recorded_at = jiff::Timestamp::now()
-        .round(jiff::Unit::Second)
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    let recorded_at = crate::report::now_to_the_second();
     let manifest = crate::recording::manifest(&recorded_at, pseudonymize, &integrations);
     files.insert(MANIFEST.to_owned(), crate::recording::file_text(&manifest));
     write_recording(out, &files)?;
@@ -127,10 +124,7 @@ fn pseudonym_key() -> anyhow::Result<[u8; 32]> {
         key.copy_from_slice(digest.as_ref());
         return Ok(key);
     }
-    let mut key = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
-        .map_err(|_| anyhow!("the system's random source cannot be read"))?;
-    Ok(key)
+    super::random_bytes()
 }
 
 /// The config's identities file as data.

@@ -380,10 +380,7 @@ pub async fn run_observed(
     };
     let report = Report {
         schema: SCHEMA,
-        generated_at: jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .unwrap_or_else(|_| jiff::Timestamp::now())
-            .to_string(),
+        generated_at: crate::report::now_to_the_second(),
         complete: rows.iter().all(|r| r.status == SystemStatus::Ok),
         summary,
         systems: rows,

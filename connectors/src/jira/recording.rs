@@ -16,10 +16,10 @@ pub(crate) mod users;
 
 use std::collections::BTreeSet;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use self::site::Site;
-use self::users::{Shape, Source, Users};
+use self::users::{Shape, Source, Users, owner_record};
 use super::api::CLOUD;
 use super::sim::HIDDEN_EMAIL_KEY;
 use super::{BULK_PATH, MYSELF_PATH, SEARCH_PATH};
@@ -70,7 +70,10 @@ pub fn sim_data(exchanges: &[Exchange], owner: Option<&ItsmUser>) -> Value {
     if let Some(owner) = owner
         && !users.contains(owner.itsm_user_id.as_str())
     {
-        users.add(Source::Owner, &owner_record(owner));
+        users.add(
+            Source::Owner,
+            &owner_record(&[("accountId", owner.itsm_user_id.as_str())], owner),
+        );
     }
     let values = users.into_records();
     let known: BTreeSet<String> = values
@@ -126,29 +129,6 @@ fn visible_email(text: &str) -> Option<String> {
     Some(text.to_owned()).filter(|t| !t.trim().is_empty())
 }
 
-/// The owner as the connector read it, for data whose `/myself` answer
-/// was not recorded: the simulator answers `/myself` from the users.
-fn owner_record(owner: &ItsmUser) -> Value {
-    let mut record = Map::new();
-    record.insert("accountId".into(), owner.itsm_user_id.as_str().into());
-    let optional = [
-        ("accountType", owner.account_type.as_deref()),
-        ("displayName", owner.full_name.as_deref()),
-        (
-            "emailAddress",
-            owner.external_id.as_ref().map(|e| e.as_str()),
-        ),
-        ("timeZone", owner.time_zone.as_deref()),
-    ];
-    for (field, value) in optional {
-        if let Some(value) = value {
-            record.insert(field.into(), value.into());
-        }
-    }
-    record.insert("active".into(), owner.active.into());
-    Value::Object(record)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -157,16 +137,7 @@ mod tests {
     use crate::{ExternalId, ItsmUserId};
 
     fn exchange(path: &str, query: &[(&str, &str)], body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            status: 200,
-            body,
-        }
+        Exchange::get(path, query, 200, body)
     }
 
     fn bot() -> ItsmUser {

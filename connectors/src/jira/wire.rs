@@ -53,35 +53,18 @@ pub(crate) struct UserPage {
 /// `/myself?expand=groups`: the caller and its groups
 /// (`SimpleListWrapperGroupName`). `size` may exceed the items listed.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct Myself {
     #[serde(default)]
-    pub account_id: Option<String>,
-    /// Jira Data Center's user key.
-    #[serde(default)]
-    pub key: Option<String>,
-    #[serde(default)]
     pub groups: Option<GroupList>,
+    /// The other fields, the ids among them (`accountId`, `key`).
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Myself {
-    /// The caller's ITSM User ID in `api`'s field.
+    /// The caller's ITSM User ID, in the field `api` names.
     pub fn id(&self, api: &JiraApi) -> Option<&str> {
-        user_id(api, self.account_id.as_deref(), self.key.as_deref())
-    }
-}
-
-/// The ITSM User ID among a record's ids: Cloud's `accountId`, Data
-/// Center's `key`.
-fn user_id<'a>(
-    api: &JiraApi,
-    account_id: Option<&'a str>,
-    key: Option<&'a str>,
-) -> Option<&'a str> {
-    if api.user_id_field == "key" {
-        key
-    } else {
-        account_id
+        self.fields.get(api.user_id_field)?.as_str()
     }
 }
 
@@ -140,17 +123,16 @@ pub(crate) struct CustomerPage {
 
 /// `UserDTO`: only the id is compared; `emailAddress` may be hidden.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct Customer {
-    #[serde(default)]
-    pub account_id: Option<String>,
-    #[serde(default)]
-    pub key: Option<String>,
+    /// The fields, the ids among them (`accountId`, `key`).
+    #[serde(flatten)]
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Customer {
+    /// The customer's ITSM User ID, in the field `api` names.
     pub fn id(&self, api: &JiraApi) -> Option<&str> {
-        user_id(api, self.account_id.as_deref(), self.key.as_deref())
+        self.fields.get(api.user_id_field)?.as_str()
     }
 }
 

@@ -86,6 +86,12 @@ enum ExternalField {
     Name,
 }
 
+/// What a search brought: each user once, and whether it reached its end.
+struct Searched {
+    users: Vec<ItsmUser>,
+    finished: bool,
+}
+
 /// What one lookup of the whole directory brought.
 struct Listing {
     users: Vec<ItsmUser>,
@@ -129,39 +135,57 @@ impl Client {
     /// brought users not seen before (Jira 10 caps pages at a hundred and
     /// may repeat them).
     async fn list_all(&self) -> Result<Listing, ConnectorError> {
-        let mut listing = Listing {
+        let searched = self
+            .search_pages(MAX_LIST_PAGES, |start_at| {
+                self.search_spec(".").query("startAt", start_at.to_string())
+            })
+            .await?;
+        let hidden_email_seen = self.external == ExternalField::EmailAddress
+            && searched.users.iter().any(|u| u.external_id.is_none());
+        Ok(Listing {
+            users: searched.users,
+            complete: searched.finished,
+            hidden_email_seen,
+        })
+    }
+
+    /// The users of one search, each once, page after page by `startAt`
+    /// (`spec` builds the request for a start), until a page short of the
+    /// thousand asked and not the hundred Jira 10 caps at (`finished`), a
+    /// page of users already seen (Jira 10 repeating itself), or
+    /// `max_pages`.
+    async fn search_pages(
+        &self,
+        max_pages: usize,
+        spec: impl Fn(usize) -> RequestSpec,
+    ) -> Result<Searched, ConnectorError> {
+        let mut searched = Searched {
             users: Vec::new(),
-            complete: false,
-            hidden_email_seen: false,
+            finished: false,
         };
         let mut seen = BTreeSet::new();
         let mut start_at = 0usize;
-        for _ in 0..MAX_LIST_PAGES {
-            let spec = self.search_spec(".").query("startAt", start_at.to_string());
-            let page = self.search_page(&spec).await?;
+        for _ in 0..max_pages {
+            let page = self.search_page(&spec(start_at)).await?;
             let received = page.len();
-            let mut new = 0usize;
+            let before = searched.users.len();
             for user in page {
-                if user.external_id.is_none() && self.external == ExternalField::EmailAddress {
-                    listing.hidden_email_seen = true;
-                }
                 if seen.insert(user.itsm_user_id.as_str().to_owned()) {
-                    new += 1;
-                    listing.users.push(user);
+                    searched.users.push(user);
                 }
             }
             if is_last_page(received) {
-                listing.complete = true;
-                return Ok(listing);
+                searched.finished = true;
+                break;
             }
-            if new == 0 {
+            if searched.users.len() == before {
                 tracing::warn!(integration = %self.http.integration(),
-                    "the user listing repeats itself; keys it does not hold are asked for one by one");
-                return Ok(listing);
+                    "the user search repeats its pages; what it does not hold is asked for alone");
+                break;
             }
             start_at += received;
         }
-        Ok(listing)
+        Ok(searched)
     }
 
     /// Whether `username=.` lists every user here: Jira 8 and 9 do; Jira
@@ -228,44 +252,24 @@ impl Client {
     /// Searches one e-mail address and keeps only exact matches, since
     /// `username=bob@x.co` also finds `bob@x.com`.
     async fn user_by_email(&self, email: &str) -> Result<Lookup, ConnectorError> {
-        let mut matches = Vec::new();
-        let mut hidden_email_seen = false;
-        let mut seen = BTreeSet::new();
-        let mut finished = false;
-        let mut start_at = 0usize;
-        for _ in 0..MAX_SEARCH_PAGES {
-            let mut spec = self.search_spec(email);
-            if start_at > 0 {
-                spec = spec.query("startAt", start_at.to_string());
-            }
-            let page = self.search_page(&spec).await?;
-            let received = page.len();
-            let mut new = 0usize;
-            for user in page {
-                if seen.insert(user.itsm_user_id.as_str().to_owned()) {
-                    new += 1;
+        let searched = self
+            .search_pages(MAX_SEARCH_PAGES, |start_at| {
+                let spec = self.search_spec(email);
+                if start_at > 0 {
+                    spec.query("startAt", start_at.to_string())
+                } else {
+                    spec
                 }
-                match &user.external_id {
-                    Some(found) if found.matches(email) => {
-                        if !matches.contains(&user) {
-                            matches.push(user);
-                        }
-                    }
-                    Some(_) => {}
-                    None => hidden_email_seen = true,
-                }
-            }
-            if is_last_page(received) {
-                finished = true;
-                break;
-            }
-            if new == 0 {
-                break;
-            }
-            start_at += received;
-        }
+            })
+            .await?;
+        let hidden_email_seen = searched.users.iter().any(|u| u.external_id.is_none());
+        let matches: Vec<ItsmUser> = searched
+            .users
+            .into_iter()
+            .filter(|u| u.external_id.as_ref().is_some_and(|e| e.matches(email)))
+            .collect();
         // A search that did not reach its end cannot say "not found".
-        if matches.is_empty() && !finished {
+        if matches.is_empty() && !searched.finished {
             return Ok(Lookup::refused(NOTE_UNFINISHED_SEARCH));
         }
         Ok(outcome(matches, hidden_email_seen))
@@ -466,25 +470,30 @@ impl Connector for Client {
 
     async fn lookup(&self, keys: &[LookupKey]) -> Result<Lookups, ConnectorError> {
         let mut lookups = Lookups::default();
-        let mut asked: BTreeMap<LookupKey, LookupKey> = BTreeMap::new();
+        // Each key sent, by the form it is asked in: an External ID
+        // lower-cased, since Jira compares user names and addresses
+        // without regard to case.
+        let mut sent: Vec<(&LookupKey, LookupKey)> = Vec::new();
+        let mut asked: BTreeMap<LookupKey, &LookupKey> = BTreeMap::new();
         for key in keys {
-            match key {
+            let folded = match key {
                 LookupKey::ItsmUserId(id) => match parse_key(id.as_str()) {
-                    Ok(_) => {
-                        asked.insert(key.clone(), key.clone());
+                    Ok(_) => key.clone(),
+                    Err(why) => {
+                        lookups.insert(key.clone(), Lookup::unsendable_id(why));
+                        continue;
                     }
-                    Err(why) => lookups.insert(key.clone(), Lookup::unsendable_id(why)),
                 },
                 LookupKey::ExternalId(external) => match query::search_term(external.as_str()) {
-                    // Keyed by the lower-cased value: Jira compares user
-                    // names and addresses without regard to case.
-                    Ok(term) => {
-                        let folded = LookupKey::ExternalId(ExternalId::new(term.to_lowercase()));
-                        asked.entry(folded).or_insert_with(|| key.clone());
+                    Ok(term) => LookupKey::ExternalId(ExternalId::new(term.to_lowercase())),
+                    Err(refusal) => {
+                        lookups.insert(key.clone(), Lookup::Refused(refusal));
+                        continue;
                     }
-                    Err(refusal) => lookups.insert(key.clone(), Lookup::Refused(refusal)),
                 },
-            }
+            };
+            asked.entry(folded.clone()).or_insert(key);
+            sent.push((key, folded));
         }
 
         let listing = if asked.len() > LIST_WHEN_KEYS_OVER && self.lists_everyone().await? {
@@ -493,7 +502,7 @@ impl Connector for Client {
             None
         };
         let mut answers: BTreeMap<LookupKey, Lookup> = BTreeMap::new();
-        for (folded, original) in &asked {
+        for (folded, original) in asked {
             let listed = listing
                 .as_ref()
                 .and_then(|listing| Client::answer_in(listing, original));
@@ -501,17 +510,9 @@ impl Connector for Client {
                 Some(answer) => answer,
                 None => self.lookup_alone(original).await?,
             };
-            answers.insert(folded.clone(), answer);
+            answers.insert(folded, answer);
         }
-
-        for key in keys {
-            let folded = match key {
-                LookupKey::ItsmUserId(_) => key.clone(),
-                LookupKey::ExternalId(external) => match query::search_term(external.as_str()) {
-                    Ok(term) => LookupKey::ExternalId(ExternalId::new(term.to_lowercase())),
-                    Err(_) => continue,
-                },
-            };
+        for (key, folded) in sent {
             if let Some(answer) = answers.get(&folded) {
                 lookups.insert(key.clone(), answer.clone());
             }

@@ -21,7 +21,7 @@ use super::readiness::DATA_CENTER;
 use super::{MYSELF_PATH, SEARCH_PATH, SERVER_INFO_PATH, USER_PATH};
 use crate::ItsmUser;
 use crate::jira::recording::site::Site;
-use crate::jira::recording::users::{Shape, Source, Users};
+use crate::jira::recording::users::{Shape, Source, Users, owner_record};
 use crate::jira::sim::HIDDEN_EMAIL_KEY;
 use crate::recording::{Exchange, any_credential};
 
@@ -69,7 +69,12 @@ pub fn sim_data(exchanges: &[Exchange], owner: Option<&ItsmUser>) -> Value {
     if let Some(owner) = owner
         && !users.contains(owner.itsm_user_id.as_str())
     {
-        users.add(Source::Owner, &owner_record(owner));
+        // The user name is not in the owner as read: the key stands in.
+        let key = owner.itsm_user_id.as_str();
+        users.add(
+            Source::Owner,
+            &owner_record(&[("key", key), ("name", key)], owner),
+        );
     }
     let records = unique_names(users.into_records());
     let known: BTreeSet<String> = records
@@ -159,30 +164,6 @@ fn unique_names(records: Vec<Map<String, Value>>) -> Vec<Map<String, Value>> {
         .collect()
 }
 
-/// The owner as the connector read it, for data whose `/myself` answer
-/// was not recorded. The user name is not in it, so the key stands in.
-fn owner_record(owner: &ItsmUser) -> Value {
-    let key = owner.itsm_user_id.as_str();
-    let mut record = Map::new();
-    record.insert("key".into(), key.into());
-    record.insert("name".into(), key.into());
-    let optional = [
-        (
-            "emailAddress",
-            owner.external_id.as_ref().map(|e| e.as_str()),
-        ),
-        ("displayName", owner.full_name.as_deref()),
-        ("timeZone", owner.time_zone.as_deref()),
-    ];
-    for (field, value) in optional {
-        if let Some(value) = value {
-            record.insert(field.into(), value.into());
-        }
-    }
-    record.insert("active".into(), owner.active.into());
-    Value::Object(record)
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -190,16 +171,7 @@ mod tests {
     use super::*;
 
     fn exchange(path: &str, query: &[(&str, &str)], body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            status: 200,
-            body,
-        }
+        Exchange::get(path, query, 200, body)
     }
 
     #[test]

@@ -55,13 +55,33 @@ pub struct SimData {
     users: Vec<SimUser>,
     credentials: SimCredentials,
     readiness: Site,
-    /// The largest page `/user/search` answers with.
-    max_page: usize,
-    /// Whether `username=.` lists every user (Jira 8 and 9).
-    dot_lists_all: bool,
     basic_auth_disabled: bool,
-    /// The version `/serverInfo` names, as numbers.
-    version: Vec<u32>,
+    version: Version,
+}
+
+/// The Jira version the simulator answers as, as `/serverInfo` names it:
+/// it decides how the user search pages.
+#[derive(Debug, Clone)]
+struct Version(Vec<u32>);
+
+impl Version {
+    fn major(&self) -> u32 {
+        self.0.first().copied().unwrap_or_default()
+    }
+
+    /// The largest page `/user/search` answers with.
+    fn max_page(&self) -> usize {
+        if self.major() >= 10 {
+            SEARCH_MAX_PAGE_FROM_10
+        } else {
+            SEARCH_MAX_PAGE
+        }
+    }
+
+    /// Whether `username=.` lists every user (Jira 8 and 9).
+    fn dot_lists_all(&self) -> bool {
+        self.major() < 10
+    }
 }
 
 impl SimData {
@@ -134,18 +154,11 @@ impl SimData {
                 )));
             }
         }
-        let major = version.first().copied().unwrap_or_default();
         Ok(SimData {
-            version,
+            version: Version(version),
             users,
             credentials,
             readiness,
-            max_page: if major >= 10 {
-                SEARCH_MAX_PAGE_FROM_10
-            } else {
-                SEARCH_MAX_PAGE
-            },
-            dot_lists_all: major < 10,
             basic_auth_disabled,
         })
     }
@@ -207,9 +220,7 @@ fn parse_user(index: usize, value: Value) -> Result<SimUser, String> {
 /// What the user endpoints read besides Jira's shared state.
 struct Directory {
     state: Arc<State>,
-    max_page: usize,
-    dot_lists_all: bool,
-    version: Vec<u32>,
+    version: Version,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -229,17 +240,13 @@ impl Respond for Responder {
         let state = &self.directory.state;
         let template = if let Some(forced) = state.faults.intercept() {
             forced
-        } else if let Endpoint::ServerInfo = self.endpoint {
-            // Jira answers it without a login.
-            server_info(&self.directory)
         } else {
-            match state.authenticate(request) {
-                Err(refusal) => *refusal,
-                Ok(_) => match self.endpoint {
-                    Endpoint::Search => search(&self.directory, request),
-                    Endpoint::User => user(state, request),
-                    Endpoint::ServerInfo => server_info(&self.directory),
-                },
+            match (self.endpoint, state.authenticate(request)) {
+                // Jira answers it without a login.
+                (Endpoint::ServerInfo, _) => server_info(&self.directory),
+                (_, Err(refusal)) => *refusal,
+                (Endpoint::Search, Ok(_)) => search(&self.directory, request),
+                (Endpoint::User, Ok(_)) => user(state, request),
             }
         };
         crate::sim::with_delay(&state.faults, template)
@@ -260,8 +267,6 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
     let state = Arc::new(state);
     let directory = Arc::new(Directory {
         state: Arc::clone(&state),
-        max_page: data.max_page,
-        dot_lists_all: data.dot_lists_all,
         version: data.version,
     });
     for (route, endpoint) in [
@@ -283,7 +288,7 @@ pub async fn mount(server: &MockServer, data: SimData, faults: Faults) {
 
 /// `/rest/api/2/serverInfo`: the version the simulator answers as.
 fn server_info(directory: &Directory) -> ResponseTemplate {
-    let numbers = &directory.version;
+    let numbers = &directory.version.0;
     let version = numbers
         .iter()
         .map(u32::to_string)
@@ -319,13 +324,13 @@ fn search(directory: &Directory, request: &Request) -> ResponseTemplate {
         number(request, "startAt", 0),
         number(request, "maxResults", SEARCH_DEFAULT_PAGE),
     ) {
-        (Ok(start), Ok(max)) => (start, max.min(directory.max_page)),
+        (Ok(start), Ok(max)) => (start, max.min(directory.version.max_page())),
         (Err(message), _) | (_, Err(message)) => return error_collection(400, &message),
     };
     let include_active = flag(request, "includeActive", true);
     let include_inactive = flag(request, "includeInactive", false);
     let term = term.trim().to_lowercase();
-    let everyone = directory.dot_lists_all && term == ".";
+    let everyone = directory.version.dot_lists_all() && term == ".";
     let starts = |value: Option<&String>| {
         value.is_some_and(|v| {
             let v = v.to_lowercase();
@@ -438,8 +443,14 @@ mod tests {
     #[test]
     fn jira_10_pages_by_the_hundred_and_does_not_list_everyone_for_a_dot() {
         let nine = SimData::parse(r#"{"users": []}"#).unwrap();
-        assert_eq!((nine.max_page, nine.dot_lists_all), (1_000, true));
+        assert_eq!(
+            (nine.version.max_page(), nine.version.dot_lists_all()),
+            (1_000, true)
+        );
         let ten = SimData::parse(r#"{"users": [], "simulator": {"version": "10.3"}}"#).unwrap();
-        assert_eq!((ten.max_page, ten.dot_lists_all), (100, false));
+        assert_eq!(
+            (ten.version.max_page(), ten.version.dot_lists_all()),
+            (100, false)
+        );
     }
 }

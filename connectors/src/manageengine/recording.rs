@@ -181,13 +181,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str, status: u16, body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: Vec::new(),
-            status,
-            body,
-        }
+        Exchange::get(path, &[], status, body)
     }
 
     fn list(users: Value) -> Exchange {

@@ -309,16 +309,7 @@ mod tests {
     const BOT: &str = "0055e000003MwBtAAK";
 
     fn get(path: &str, query: &[(&str, &str)], status: u16, body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            status,
-            body,
-        }
+        Exchange::get(path, query, status, body)
     }
 
     #[test]

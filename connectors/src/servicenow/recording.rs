@@ -237,16 +237,7 @@ mod tests {
     use super::*;
 
     fn get(path: &str, query: &[(&str, &str)], status: u16, body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            status,
-            body,
-        }
+        Exchange::get(path, query, status, body)
     }
 
     const BOT: &str = "6816f79cc0a8016401c5a33be04be441";

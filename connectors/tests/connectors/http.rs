@@ -54,6 +54,39 @@ fn api(client: &HttpClient) -> RequestSpec {
     RequestSpec::get(client.endpoint("/api"))
 }
 
+/// A token endpoint that hands out `t1`, then `t2`, and an `/api` that
+/// refuses `t1` as expired and answers `t2`: each expected once.
+async fn mount_expiring_session(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("t1"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(token("t2"))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t1"))
+        .respond_with(ResponseTemplate::new(401))
+        .expect(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api"))
+        .and(header("authorization", "Bearer t2"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
+        .expect(1)
+        .mount(server)
+        .await;
+    mount_catch_all(server).await;
+}
+
 #[tokio::test]
 async fn a_403_is_a_refusal_and_never_fetches_a_second_token() {
     let server = MockServer::start().await;
@@ -81,34 +114,7 @@ async fn a_403_is_a_refusal_and_never_fetches_a_second_token() {
 #[tokio::test]
 async fn an_expired_session_fetches_one_new_token_and_resends() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(token("t1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(token("t2"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .and(header("authorization", "Bearer t1"))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .and(header("authorization", "Bearer t2"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
+    mount_expiring_session(&server).await;
     let client = client(&server);
     client
         .send(&api(&client))
@@ -120,34 +126,7 @@ async fn an_expired_session_fetches_one_new_token_and_resends() {
 #[tokio::test]
 async fn a_probe_whose_token_expired_gets_the_same_one_refresh() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(token("t1"))
-        .up_to_n_times(1)
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(token("t2"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .and(header("authorization", "Bearer t1"))
-        .respond_with(ResponseTemplate::new(401))
-        .expect(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/api"))
-        .and(header("authorization", "Bearer t2"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw("{}", "application/json"))
-        .expect(1)
-        .mount(&server)
-        .await;
-    mount_catch_all(&server).await;
+    mount_expiring_session(&server).await;
     let client = client(&server);
     let probe = RequestSpec::probe(client.endpoint("/api"));
     let reply = client.send(&probe).await.expect("answered");

@@ -10,15 +10,6 @@
 
 use axum::http::HeaderMap;
 use axum::http::header::{HOST, ORIGIN};
-use base64::Engine;
-
-/// A fresh anti-forgery token: 256 bits from the system's random source.
-pub(super) fn new_token() -> anyhow::Result<String> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| anyhow::anyhow!("the system's random source cannot be read"))?;
-    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-}
 
 /// Why a form post is refused, for the 403's message.
 pub(super) fn refusal(headers: &HeaderMap, form: &[u8], expected: &str) -> Option<&'static str> {
@@ -80,7 +71,8 @@ mod tests {
 
     #[test]
     fn tokens_are_long_and_different() {
-        let (a, b) = (new_token().expect("a token"), new_token().expect("a token"));
+        let token = crate::app::random_token;
+        let (a, b) = (token().expect("a token"), token().expect("a token"));
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
     }

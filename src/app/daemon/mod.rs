@@ -325,7 +325,7 @@ impl State {
             config_path: settings.config_path,
             token: settings.token,
             read_token: settings.read_token,
-            csrf: csrf::new_token()?,
+            csrf: super::random_token()?,
             trigger: Arc::new(Notify::new()),
             status: Mutex::new(Status {
                 interval: settings.interval,
@@ -499,42 +499,34 @@ impl State {
         }
     }
 
-    /// The loads the store keeps (`itsmid history`), oldest first; none
-    /// when the store cannot be read yet.
-    async fn loads(&self) -> Vec<crate::pipeline::store::Snapshot> {
+    /// The last `limit` runs and, with `loads`, the loads the store keeps
+    /// (`itsmid history`), oldest first, in one read of the store; none
+    /// while the store cannot be read yet.
+    async fn stored(
+        &self,
+        limit: usize,
+        loads: bool,
+    ) -> (Vec<page::RunRecord>, Vec<crate::pipeline::store::Snapshot>) {
         let path = self.status().store_path.clone();
         let read = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            Ok(crate::pipeline::store::Store::open_existing(&path)?.history()?)
+            let store = crate::pipeline::store::Store::open_existing(&path)?;
+            let history = if loads { store.history()? } else { Vec::new() };
+            Ok((store.runs(limit)?, history))
         })
         .await;
         match read {
-            Ok(Ok(loads)) => loads,
-            Ok(Err(err)) => {
-                tracing::info!("no load to show: {err:#}");
-                Vec::new()
-            }
-            Err(_) => Vec::new(),
-        }
-    }
-
-    /// The last `limit` runs from the store, oldest first; none when the
-    /// store cannot be read yet.
-    async fn recent_runs(&self, limit: usize) -> Vec<page::RunRecord> {
-        let path = self.status().store_path.clone();
-        let read = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<String>> {
-            Ok(crate::pipeline::store::Store::open_existing(&path)?.runs(limit)?)
-        })
-        .await;
-        match read {
-            Ok(Ok(records)) => records
-                .iter()
-                .filter_map(|text| serde_json::from_str(text).ok())
-                .collect(),
+            Ok(Ok((records, history))) => (
+                records
+                    .iter()
+                    .filter_map(|text| serde_json::from_str(text).ok())
+                    .collect(),
+                history,
+            ),
             Ok(Err(err)) => {
                 tracing::info!("no run history to show: {err:#}");
-                Vec::new()
+                (Vec::new(), Vec::new())
             }
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), Vec::new()),
         }
     }
 
@@ -563,14 +555,9 @@ fn run_record(
     seconds: f64,
     loaded: Option<&super::Loaded>,
 ) -> page::RunRecord {
-    // Rounded as the report's `generated_at` (and so the load's snapshot
-    // time) is, so a run never reads as older than its own load.
-    let now = jiff::Timestamp::now();
-    let finished_at = now
-        .round(jiff::Unit::Second)
-        .unwrap_or(now)
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string();
+    // Rounded as the load's snapshot time is: a run never reads as older
+    // than its own load.
+    let finished_at = crate::report::now_to_the_second();
     let mut record = page::RunRecord {
         finished_at,
         outcome: outcome.as_str().to_owned(),

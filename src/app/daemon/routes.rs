@@ -306,8 +306,7 @@ async fn status_page(Extract(state): Extract<Shared>, headers: HeaderMap) -> Res
         Ok(caller) => caller,
         Err(refused) => return *refused,
     };
-    let runs = state.recent_runs(RECENT_RUNS).await;
-    let loads = state.loads().await;
+    let (runs, loads) = state.stored(RECENT_RUNS, true).await;
     let health = state.health();
     let html = {
         let status = state.status();
@@ -346,7 +345,7 @@ async fn runs(Extract(state): Extract<Shared>, headers: HeaderMap) -> Response {
     if let Err(refused) = allow(&state, &headers, Access::Read, Challenge::Bearer) {
         return *refused;
     }
-    let runs = state.recent_runs(RECENT_RUNS).await;
+    let (runs, _) = state.stored(RECENT_RUNS, false).await;
     json_body(StatusCode::OK, json!({ "runs": runs }).to_string())
 }
 

@@ -417,16 +417,7 @@ mod tests {
     use crate::jira::api::CLOUD;
 
     fn exchange(path: &str, query: &[(&str, &str)], status: u16, body: Value) -> Exchange {
-        Exchange {
-            method: "GET".into(),
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            status,
-            body,
-        }
+        Exchange::get(path, query, status, body)
     }
 
     fn known(ids: &[&str]) -> BTreeSet<String> {

@@ -154,6 +154,33 @@ fn longest(terms: &BTreeSet<String>) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// The owner as the connector read it, for data whose `/myself` answer
+/// was not recorded (the simulator answers `/myself` from the users):
+/// `ids`, the deployment's id fields, then what every Jira user record
+/// carries.
+pub(crate) fn owner_record(ids: &[(&str, &str)], owner: &crate::ItsmUser) -> Value {
+    let mut record: Map<String, Value> = ids
+        .iter()
+        .map(|(field, value)| ((*field).to_owned(), Value::from(*value)))
+        .collect();
+    let optional = [
+        ("accountType", owner.account_type.as_deref()),
+        ("displayName", owner.full_name.as_deref()),
+        (
+            "emailAddress",
+            owner.external_id.as_ref().map(|e| e.as_str()),
+        ),
+        ("timeZone", owner.time_zone.as_deref()),
+    ];
+    for (field, value) in optional {
+        if let Some(value) = value {
+            record.insert(field.into(), value.into());
+        }
+    }
+    record.insert("active".into(), owner.active.into());
+    Value::Object(record)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
