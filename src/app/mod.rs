@@ -52,7 +52,13 @@ pub fn load_config(config_path: &Path) -> anyhow::Result<Config> {
 
 /// Builds every connector, or says which secrets are missing (exit 2).
 pub fn connect(config: &Config) -> anyhow::Result<Vec<Connected>> {
-    crate::check::connect(config).map_err(|errors| {
+    connect_keeping_answers(config, false)
+}
+
+/// [`connect`]; with `record`, every connector keeps the answers it reads
+/// (`itsmid record`).
+pub fn connect_keeping_answers(config: &Config, record: bool) -> anyhow::Result<Vec<Connected>> {
+    crate::check::connect_keeping_answers(config, record).map_err(|errors| {
         anyhow!(
             "cannot set up the connectors; nothing was checked:\n  {}",
             errors

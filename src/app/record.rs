@@ -40,16 +40,7 @@ pub async fn record(
             out.display()
         ));
     }
-    let connected = crate::check::connect_keeping_answers(config, true).map_err(|errors| {
-        anyhow!(
-            "cannot set up the connectors; nothing was recorded:\n  {}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n  ")
-        )
-    })?;
+    let connected = super::connect_keeping_answers(config, true)?;
     let run =
         crate::check::run_observed(identities, &connected, &Default::default(), progress).await;
     let mut pseudonyms = if pseudonymize {
